@@ -1,0 +1,62 @@
+# The book's commands. Every target creates .venv from requirements.txt on first use.
+#   make book     build the site into _build/html (zero warnings allowed)
+#   make test     everything CI runs: library tests, nbval over every notebook, site build
+#   make outputs  re-execute notebooks in place (NB=book/x.ipynb for one) and record time/memory
+#   make bench    budgets measured side by side
+#   make reproducibility   nbval with 1 and with 2 threads against the same stored outputs
+#   make serve    serve the built site on http://127.0.0.1:8000
+#   make clean    remove the build (and `make distclean` the .venv too)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NB ?= book
+NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
+	--nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -o testpaths=book
+JB := $(BIN)/jupyter-book build . -n -W --keep-going
+
+.PHONY: help book test test-lib test-notebooks test-site outputs bench reproducibility serve clean distclean
+
+help:
+	@sed -n '2,9p' Makefile
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+book: $(STAMP)
+	$(JB)
+	@echo "The site is in _build/html/index.html (open it, or run 'make serve')."
+
+test: test-lib test-notebooks test-site
+
+test-lib: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not site"
+
+test-notebooks: $(STAMP)
+	$(NBVAL) book
+
+test-site: book
+	$(BIN)/python -m pytest tests -m site
+
+outputs: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py
+
+reproducibility: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) book
+	OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 $(NBVAL) book
+
+serve: book
+	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory _build/html
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,4 @@
+"""Adversarial examples and adversarial training (lecture: "Adversarial training")."""
+from __future__ import annotations
+
+__all__: list[str] = []

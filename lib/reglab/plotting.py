@@ -1,0 +1,69 @@
+"""Shared figure style and the helpers that make figures work on the static site."""
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+
+__all__ = ["use_book_style", "COLORS", "animation_html"]
+
+#: Colours used for the same roles across chapters (colour-blind safe, Okabe-Ito).
+COLORS = {
+    "train": "#0072B2",
+    "test": "#D55E00",
+    "val": "#009E73",
+    "analytic": "#000000",
+    "empirical": "#E69F00",
+    "regularized": "#CC79A7",
+    "unregularized": "#56B4E9",
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib style (PNG output, readable sizes, no top/right spines).
+
+    Call once per chapter, after the imports. PNG matters: nbval skips PNG outputs but
+    would compare SVG text.
+    """
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (6.4, 4.0),
+            "figure.dpi": 80,
+            "savefig.dpi": 80,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 11,
+            "legend.frameon": False,
+            "animation.embed_limit": 20.0,
+            "svg.hashsalt": "reglab",
+        }
+    )
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:  # outside IPython
+        pass
+
+
+def animation_html(anim, *, default_mode: str = "once"):
+    """An animation as self-contained HTML (frames embedded), so it plays on the static site.
+
+    Parameters
+    ----------
+    anim : matplotlib.animation.Animation
+    default_mode : str
+        ``"once"``, ``"loop"`` or ``"reflect"``.
+
+    Returns
+    -------
+    IPython.display.HTML
+    """
+    from IPython.display import HTML
+
+    if default_mode not in ("once", "loop", "reflect"):
+        raise ValueError(f"default_mode must be one of 'once', 'loop', 'reflect', but got {default_mode!r}")
+    html = anim.to_jshtml(default_mode=default_mode)
+    plt.close(anim._fig)
+    return HTML(html)
