@@ -270,7 +270,7 @@ def _id_key(id: str):
 def ledger() -> list[Result]:
     """Every registered result, grouped by chapter and ordered by ID.
 
-    Imports every module of :mod:`reglab.derivations`, so each registers its results.
+    Imports every module of ``reglab.derivations``, so each registers its results.
     """
     import reglab.derivations as package
 

@@ -1,0 +1,92 @@
+"""Invariants of the book's notebooks, table of contents and configuration.
+
+These are quick static checks; nbval (`make test-notebooks`) re-executes the notebooks.
+"""
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from new_chapter import install_cell_source, repository  # noqa: E402
+
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+TOC_FILES = [TOC["root"]] + [entry["file"] for part in TOC["parts"] for entry in part["chapters"]]
+NOTEBOOKS = sorted(
+    p for p in (ROOT / "book").rglob("*.ipynb") if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
+)
+CHAPTERS = [p for p in NOTEBOOKS if p.parent == ROOT / "book"]
+
+
+def _load(path):
+    return json.loads(path.read_text())
+
+
+def _code_cells(nb):
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+def test_every_toc_entry_exists():
+    for entry in TOC_FILES:
+        matches = [ROOT / f"{entry}{ext}" for ext in (".ipynb", ".md")]
+        assert any(m.exists() for m in matches), f"{entry} is in _toc.yml but has no .ipynb or .md file"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(TOC_FILES)
+    for nb in NOTEBOOKS:
+        assert nb.relative_to(ROOT).with_suffix("").as_posix() in listed, f"{nb} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_opens_with_the_install_cell_for_the_configured_repository(path):
+    first = _code_cells(_load(path))[0]
+    assert _source(first) == install_cell_source(), (
+        f"{path.name}: the first code cell must be tools/new_chapter.py's install cell for "
+        f"{repository()} (re-create it after changing _config.yml)"
+    )
+    assert first["outputs"] == [], "the install cell must print nothing where reglab is installed"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executed_once_top_to_bottom_without_errors(path):
+    cells = _code_cells(_load(path))
+    counts = [c.get("execution_count") for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), f"{path.name}: run `make outputs NB={path.relative_to(ROOT)}`"
+    for cell in cells:
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", f"{path.name}: stored error output"
+            assert out.get("name") != "stderr", f"{path.name}: stored stderr output: {''.join(out.get('text', ''))[:200]}"
+            assert "image/svg+xml" not in out.get("data", {}), f"{path.name}: SVG figure (nbval would compare it)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_ignored_outputs_say_why(path):
+    for cell in _code_cells(_load(path)):
+        for line in _source(cell).splitlines():
+            if "NBVAL_IGNORE_OUTPUT" in line:
+                assert re.search(r"NBVAL_IGNORE_OUTPUT\s*[-:(]+\s*\w+", line), (
+                    f"{path.name}: '{line.strip()}' needs its reason on the same line"
+                )
+            assert "NBVAL_SKIP" not in line, f"{path.name}: NBVAL_SKIP hides a cell from the tests"
+
+
+def test_nbval_runs_in_strict_mode():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--nbval " in makefile and "--nbval-lax" not in makefile
+
+
+def test_site_uses_stored_outputs():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["only_build_toc_files"] is True
+    assert config["sphinx"]["recursive_update"] is True
+    assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]

@@ -1,0 +1,50 @@
+"""Every result of the lecture is registered, and every derivation check passes."""
+import pytest
+import yaml
+
+from reglab.derivations import ledger
+
+from conftest import ROOT
+
+# The result IDs of BOOK_SPEC section 4: a chapter may add results, never drop one.
+REQUIRED = {
+    "regimes": ["REG-1", "REG-2"],
+    "weight_decay": ["WD-1", "WD-2", "WD-3", "WD-4", "WD-5", "WD-6"],
+    "l1_penalty": ["L1-1", "L1-2", "L1-3", "L1-4", "L1-5"],
+    "early_stopping": ["ES-1", "ES-2", "ES-3"],
+    "bagging": ["BAG-1", "BAG-2", "BAG-3", "BAG-4"],
+    "dropout": ["DO-1", "DO-2", "DO-3", "DO-4", "DO-5", "DO-6", "DO-7", "DO-8"],
+    "augmentation": ["AUG-1", "AUG-2", "AUG-3"],
+    "weight_noise": ["WN-1", "WN-2", "WN-3"],
+    "label_smoothing": ["LS-1", "LS-2", "LS-3", "LS-4"],
+    "multitask": ["MT-1", "MT-2"],
+    "parameter_sharing": ["PS-1", "PS-2", "PS-3"],
+    "sparse_representations": ["SP-1", "SP-2", "SP-3"],
+    "adversarial_training": ["ADV-1", "ADV-2", "ADV-3", "ADV-4"],
+}
+RESULTS = ledger()
+DERIVATIONS = [r for r in RESULTS if r.kind == "derivation"]
+
+
+@pytest.mark.parametrize("chapter", sorted(REQUIRED))
+def test_every_required_result_is_registered_in_its_chapter(chapter):
+    registered = {r.id: r.chapter for r in RESULTS}
+    for rid in REQUIRED[chapter]:
+        assert rid in registered, f"{rid} is not registered (reglab.derivations.{chapter})"
+        assert registered[rid] == chapter, f"{rid} is registered under {registered[rid]}, not {chapter}"
+
+
+def test_every_result_names_a_chapter_of_the_book():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {entry["file"].split("/")[-1] for part in toc["parts"] for entry in part["chapters"]}
+    for r in RESULTS:
+        assert r.chapter in files, f"{r.id} names chapter {r.chapter!r}, which is not in _toc.yml"
+        assert r.kind in ("derivation", "experiment")
+        assert r.claim.strip(), f"{r.id} has no claim"
+
+
+@pytest.mark.parametrize("result", DERIVATIONS, ids=lambda r: r.id)
+def test_derivation_check_passes(result):
+    check = result.check()
+    assert check.id == result.id
+    check.assert_passed()
