@@ -1,0 +1,36 @@
+"""Small fixes to the pages that the Sphinx themes and extensions produce.
+
+1. sphinx-thebe registers its configuration script on every ``env-before-read-docs``; under
+   Jupyter Book that event fires twice (the copies differ only in a filename of None or ""), so each page declared ``const THEBE_JS_URL`` twice and the
+   browser reported "Identifier 'THEBE_JS_URL' has already been declared". Identical scripts are
+   kept once.
+2. sphinx-book-theme sets ``data-mode`` from localStorage, which is empty on a reader's first
+   visit, and pydata-sphinx-theme then logs "Got invalid theme mode" as a console error. An
+   empty mode is set to "auto" (the theme's own default) before the theme reads it.
+"""
+from __future__ import annotations
+
+_MODE_FIX = 'if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }'
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {}) or {}
+        # The same inline script arrives once with filename None and once with "".
+        filename = getattr(script, "filename", str(script)) or ""
+        key = (str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(script)
+    scripts[:] = unique
+
+
+def setup(app):
+    app.add_js_file(None, body=_MODE_FIX, priority=1)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
