@@ -90,3 +90,13 @@ def test_site_uses_stored_outputs():
     assert config["only_build_toc_files"] is True
     assert config["sphinx"]["recursive_update"] is True
     assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
+
+
+def test_lecture_coverage_page_maps_every_registered_result():
+    from reglab.derivations import ledger
+
+    page = (ROOT / "book" / "appendix" / "lecture_coverage.md").read_text()
+    missing = [r.id for r in ledger() if not re.search(rf"\b{re.escape(r.id)}\b", page)]
+    assert not missing, f"results not mapped to any lecture part on the coverage page: {missing}"
+    for chapter in [p.stem for p in CHAPTERS]:
+        assert f"../{chapter}" in page, f"chapter {chapter} is not on the lecture coverage page"
