@@ -81,7 +81,8 @@ def main(argv: list[str]) -> int:
     report = json.loads(REPORT.read_text()) if REPORT.exists() else {"notebooks": {}}
     failed = []
     for path in notebooks:
-        rel = path.relative_to(ROOT / "book").as_posix()
+        book = ROOT / "book"
+        rel = path.relative_to(book).as_posix() if path.is_relative_to(book) else str(path)
         print(f"executing {rel} ...", flush=True)
         try:
             measured = execute(path)

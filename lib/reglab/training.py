@@ -340,6 +340,35 @@ class StackedMLP(nn.Module):
         return f"num_models={self.num_models}, sizes={self.sizes}, dropout_keep={self.dropout_keep}"
 
 
+class _Progress:
+    """A one-line progress display in a notebook that nbval can still compare.
+
+    The line shows the epoch while training and returns to its first text at the end. nbval
+    compares only the first display of a cell (it ignores display updates) and the stored
+    notebook keeps the last one, so both see the same text. Outside IPython it does nothing.
+    """
+
+    def __init__(self, label: str, total: int, enabled: bool):
+        self.label, self.total, self.handle = label, total, None
+        if not enabled:
+            return
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is not None:
+            self.handle = display({"text/plain": label}, raw=True, display_id=True)
+
+    def update(self, epoch: int) -> None:
+        if self.handle is not None:
+            self.handle.update({"text/plain": f"{self.label}: epoch {epoch}/{self.total}"}, raw=True)
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.update({"text/plain": self.label}, raw=True)
+
+
 def evaluate_stacked(model: nn.Module, X: Tensor, y: Tensor, *, loss: str = "cross_entropy") -> dict:
     """Loss and accuracy of every member on (X, y), in eval mode and without gradients.
 
@@ -373,6 +402,7 @@ def fit_stacked(
     val: tuple[Tensor, Tensor] | None = None,
     eval_every: int = 1,
     keep_best: bool = False,
+    progress: bool = False,
 ) -> History:
     """Train the ``M`` members of a stacked model together, each as its own run.
 
@@ -399,6 +429,9 @@ def fit_stacked(
     keep_best : bool
         Keep each member's parameters at its lowest validation loss and restore them at the
         end (early stopping without stopping; ``history.best_epoch`` says when, per member).
+    progress : bool
+        In a notebook, show the epoch on one line while training (the line reads
+        "training M members for E epochs" before and after, so stored outputs stay reproducible).
 
     Returns
     -------
@@ -441,7 +474,9 @@ def fit_stacked(
     best_epoch = torch.zeros(M, dtype=torch.long)
     best_state = copy.deepcopy(model.state_dict()) if keep_best else None
     rows = torch.arange(M).unsqueeze(1)
+    bar = _Progress(f"training {M} members for {config.epochs} epochs", config.epochs, progress)
     for epoch in range(config.epochs):
+        bar.update(epoch + 1)
         model.train()
         order = torch.argsort(torch.rand(M, n_m, generator=gen), dim=1)
         total = torch.zeros(M, dtype=torch.float64)
@@ -478,6 +513,7 @@ def fit_stacked(
                     if value.dim() and value.shape[0] == M:
                         mask = better.view(-1, *([1] * (value.dim() - 1)))
                         best_state[name] = torch.where(mask, value.detach(), best_state[name])
+    bar.close()
     if keep_best:
         model.load_state_dict(best_state)
         history.best_epoch = best_epoch.tolist()

@@ -1,0 +1,93 @@
+"""The public API: declared, importable, and every public name has a bad-input test.
+
+A name counts as covered when some test function in tests/ refers to it and expects a
+ValueError or TypeError (``pytest.raises``). Names that take no user input are listed in
+NO_INPUT with the reason.
+"""
+import ast
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+
+import reglab
+
+TESTS = Path(__file__).resolve().parent
+
+# Public names that accept no argument a user could get wrong.
+NO_INPUT = {
+    "COLORS": "a constant dictionary of colours",
+    "use_book_style": "takes no arguments",
+    "History": "a plain record filled in by the training loops",
+}
+
+# Closed forms named in the library's public contract (BOOK_SPEC section 5).
+CONTRACT = {
+    "weight_decay": ["l2_solution", "shrink_factors"],
+    "l1_penalty": ["l1_solution"],
+    "bagging": ["ensemble_mse"],
+    "dropout": ["dropout_linear_objective", "dropout_ridge_solution"],
+    "early_stopping": ["equivalent_alpha"],
+    "adversarial_training": ["linear_fgsm_shift"],
+}
+
+
+def _covered_names() -> set[str]:
+    covered: set[str] = set()
+    for path in TESTS.glob("test_*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test"):
+                continue
+            raises = any(
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr == "raises"
+                and any(isinstance(a, ast.Name) and a.id in ("ValueError", "TypeError") for a in ast.walk(n))
+                for n in ast.walk(node)
+            )
+            if raises:
+                for n in ast.walk(node):
+                    if isinstance(n, ast.Name):
+                        covered.add(n.id)
+                    elif isinstance(n, ast.Attribute):
+                        covered.add(n.attr)
+                    elif isinstance(n, ast.Constant) and isinstance(n.value, str):
+                        covered.add(n.value)
+    return covered
+
+
+COVERED = _covered_names()
+
+
+def test_all_is_declared_without_duplicates():
+    assert len(reglab.__all__) == len(set(reglab.__all__)), "a public name is exported twice"
+    for name in reglab.__all__:
+        assert hasattr(reglab, name), f"reglab.__all__ lists {name}, which reglab does not define"
+
+
+@pytest.mark.parametrize("name", sorted(reglab.__all__))
+def test_public_name_has_a_bad_input_test(name):
+    if name in NO_INPUT:
+        return
+    obj = getattr(reglab, name)
+    if not callable(obj):
+        pytest.fail(f"{name} is public data; add it to NO_INPUT with a reason or make it private")
+    assert name in COVERED, f"no test calls {name} with bad input and expects ValueError/TypeError"
+
+
+@pytest.mark.parametrize("chapter,name", [(c, n) for c, names in CONTRACT.items() for n in names])
+def test_contract_closed_form_exists_and_has_a_bad_input_test(chapter, name):
+    module = importlib.import_module(f"reglab.derivations.{chapter}")
+    assert callable(getattr(module, name, None)), f"reglab.derivations.{chapter}.{name} is missing"
+    assert name in COVERED, f"no test calls {name} with bad input and expects ValueError/TypeError"
+
+
+@pytest.mark.parametrize("name", sorted(reglab.__all__))
+def test_public_name_is_documented(name):
+    obj = getattr(reglab, name)
+    if name in NO_INPUT and not callable(obj):
+        return
+    doc = inspect.getdoc(obj)
+    assert doc and len(doc.split()) >= 5, f"{name} needs a docstring"
