@@ -1,0 +1,119 @@
+"""Tests of reglab.derivations.bagging: the ensemble error identity and the BAG checks."""
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from reglab.derivations import get_result
+from reglab.derivations.bagging import (
+    bootstrap_fraction,
+    check_bag1,
+    check_bag2,
+    check_bag3,
+    correlated_errors,
+    ensemble_mse,
+    symbolic_ensemble_mse,
+)
+
+
+@pytest.mark.parametrize("v, c, k", [(1.0, 0.0, 1), (2.0, 0.5, 4), (3.0, -0.5, 7), (0.7, 0.7, 10)])
+def test_ensemble_mse_equals_quadratic_form_of_the_covariance(v, c, k):
+    sigma = np.full((k, k), c)
+    np.fill_diagonal(sigma, v)
+    ones = np.ones(k) / k
+    assert ensemble_mse(v, c, k) == pytest.approx(ones @ sigma @ ones, rel=1e-12)
+
+
+def test_ensemble_mse_limits():
+    assert ensemble_mse(2.0, 2.0, 9) == pytest.approx(2.0)  # perfectly correlated: no gain
+    assert ensemble_mse(2.0, 0.0, 8) == pytest.approx(0.25)  # uncorrelated: v / k
+    assert ensemble_mse(2.0, -0.5, 5) == pytest.approx(0.0)  # c = -v/(k-1): errors cancel
+
+
+def test_ensemble_mse_accepts_rounding_at_the_boundary():
+    assert ensemble_mse(1.0, 1.0 + 1e-14, 3) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((-1.0, 0.0, 2), ValueError, "v must be in \\[0, inf\\), but got -1.0"),
+        ((1.0, 1.5, 2), ValueError, "c must be in \\[-v/\\(k-1\\), v\\] = \\[-1, 1\\] for v = 1, k = 2"),
+        ((1.0, -0.5, 4), ValueError, "c must be in \\[-v/\\(k-1\\), v\\] = \\[-0.333333, 1\\]"),
+        ((1.0, -2.0, 1), ValueError, "c must be in"),
+        ((1.0, 0.0, 0), ValueError, "k must be an integer in \\[1, inf\\], but got 0"),
+        ((1.0, 0.0, 2.0), TypeError, "k must be an integer"),
+        ((1.0, float("nan"), 2), ValueError, "c must be in \\(-inf, inf\\), but got nan"),
+        (("1", 0.0, 2), TypeError, "v must be a real number"),
+    ],
+)
+def test_invalid_ensemble_mse_arguments_rejected(args, error, match):
+    with pytest.raises(error, match=match):
+        ensemble_mse(*args)
+
+
+def test_correlated_errors_have_the_requested_covariance():
+    errors = correlated_errors(2.0, 0.6, 4, 200_000, generator=torch.Generator().manual_seed(0))
+    cov = errors.T @ errors / errors.shape[0]
+    # Standard error of a product moment of N(0, 2) variables: at most 2 * sqrt(2 / N) = 0.0063.
+    expected = torch.full((4, 4), 0.6, dtype=torch.float64) + 1.4 * torch.eye(4, dtype=torch.float64)
+    torch.testing.assert_close(cov, expected, atol=5 * 0.0063, rtol=0)
+
+
+def test_correlated_errors_at_the_singular_limits():
+    same = correlated_errors(1.0, 1.0, 3, 10, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(same, same[:, :1].expand(-1, 3))  # c = v: one shared error
+    opposite = correlated_errors(1.0, -0.5, 3, 10, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(opposite.sum(1), torch.zeros(10, dtype=torch.float64), atol=1e-12, rtol=0)
+
+
+def test_correlated_errors_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="num_samples must be an integer in \\[1, inf\\]"):
+        correlated_errors(1.0, 0.0, 2, 0)
+    with pytest.raises(ValueError, match="c must be in"):
+        correlated_errors(1.0, 2.0, 2, 5)
+
+
+def test_symbolic_expansion_is_the_mean_of_the_covariance_entries():
+    general, equal = symbolic_ensemble_mse(3)
+    s = {(a, b): sp.Symbol(f"sigma_{a}_{b}") for a in range(1, 4) for b in range(a, 4)}
+    expected = (s[1, 1] + s[2, 2] + s[3, 3] + 2 * (s[1, 2] + s[1, 3] + s[2, 3])) / 9
+    assert sp.simplify(general - expected) == 0
+    v, c = sp.symbols("v c")
+    assert sp.simplify(equal - (v / 3 + 2 * c / 3)) == 0
+
+
+def test_symbolic_expansion_rejects_large_k():
+    with pytest.raises(ValueError, match="k must be an integer in \\[1, 12\\], but got 13"):
+        symbolic_ensemble_mse(13)
+
+
+def test_bootstrap_fraction_values_and_limit():
+    assert bootstrap_fraction(1) == 1.0
+    assert bootstrap_fraction(2) == 0.75
+    assert bootstrap_fraction(10**6) == pytest.approx(1 - math.exp(-1), abs=1e-6)
+    with pytest.raises(ValueError, match="n must be an integer in \\[1, inf\\], but got 0"):
+        bootstrap_fraction(0)
+
+
+@pytest.mark.parametrize("checker", [check_bag1, check_bag2, check_bag3])
+def test_bag_checks_pass_and_are_registered(checker):
+    check = checker()
+    check.assert_passed()
+    result = get_result(check.id)
+    assert result.chapter == "bagging" and result.kind == "derivation"
+
+
+def test_bag3_reports_the_smallest_gap():
+    check = check_bag3()
+    assert check.empirical.min() >= -1e-12
+    assert "Smallest gap: 0" in check.note
+
+
+def test_bag4_is_an_experiment_of_the_chapter():
+    result = get_result("BAG-4")
+    assert result.kind == "experiment" and result.chapter == "bagging"
+    with pytest.raises(ValueError, match="BAG-4 is an experiment"):
+        result.check()
