@@ -1,0 +1,574 @@
+"""Sparse representations: activation penalties and k-sparse codes (chapter ``sparse_representations``).
+
+- SP-1 (experiment): an L1 penalty on the hidden activations of an MLP raises the fraction of
+  inactive units (:func:`activation_penalty_sweep`, MNIST-1D, penalty weights x seeds trained
+  as one stacked model); :func:`sparsity_illustration` and :func:`draw_product` picture
+  parameter sparsity (sparse W, dense h) against representational sparsity (dense W, sparse h).
+- SP-2: with orthonormal atoms the best k-sparse code keeps the k largest ``|W^T x|``
+  (:func:`topk_orthonormal`), checked against :func:`best_k_sparse` (every support) and OMP.
+- SP-3: for a general dictionary greedy OMP can miss the best support
+  (:func:`greedy_trap`, :func:`greedy_trap_residuals`, :func:`omp_miss_rate`).
+- SP-4 (beyond the lecture): the best non-negative code under an L1 penalty is
+  ``relu(z - alpha)``: the penalty raises every unit's threshold by alpha.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import optimize
+from torch import Tensor
+
+from .._validation import check_int, check_real, check_tensor
+from ..data import Dataset
+from ..sparse_coding import ActivationL1, fraction_inactive, omp
+from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
+from .core import Check, compare, derivation, experiment
+
+__all__ = [
+    "best_k_sparse",
+    "sparse_residual",
+    "topk_orthonormal",
+    "greedy_trap",
+    "greedy_trap_residuals",
+    "omp_miss_rate",
+    "dct_dictionary",
+    "nonnegative_l1_code",
+    "SparsityConfig",
+    "activation_penalty_sweep",
+    "sparsity_illustration",
+    "draw_product",
+    "check_sp2",
+    "check_sp3",
+    "check_sp4",
+]
+
+CHAPTER = "sparse_representations"
+
+
+def _check_problem(W, x, k):
+    check_tensor("W", W, ndim=2, floating=True, finite=True)
+    check_tensor("x", x, ndim=(1, 2), floating=True, finite=True)
+    if x.shape[-1] != W.shape[0]:
+        raise ValueError(
+            f"x must have {W.shape[0]} entries per signal (the rows of W), but got shape {tuple(x.shape)}"
+        )
+    k = check_int("k", k, low=1)
+    if k > W.shape[1]:
+        raise ValueError(
+            f"The number of non-zeros k cannot be more than the number of atoms: k={k}, "
+            f"but W has {W.shape[1]} columns"
+        )
+    return k
+
+
+def sparse_residual(W: Tensor, x: Tensor, h: Tensor) -> Tensor:
+    r"""Squared reconstruction error :math:`\lVert x - W h\rVert^2` of codes h.
+
+    Parameters
+    ----------
+    W : Tensor of shape (d, m)
+    x : Tensor of shape (d,) or (n, d)
+    h : Tensor of shape (m,) or (n, m)
+
+    Returns
+    -------
+    Tensor of shape () or (n,)
+    """
+    check_tensor("W", W, ndim=2, floating=True)
+    check_tensor("x", x, ndim=(1, 2), floating=True)
+    check_tensor("h", h, ndim=(1, 2), floating=True)
+    if h.shape[-1] != W.shape[1] or x.shape[-1] != W.shape[0]:
+        raise ValueError(
+            f"W has shape {tuple(W.shape)}, so x must end in {W.shape[0]} and h in {W.shape[1]}, "
+            f"but got {tuple(x.shape)} and {tuple(h.shape)}"
+        )
+    return (x - h @ W.T).pow(2).sum(-1)
+
+
+def best_k_sparse(W: Tensor, x: Tensor, k: int, *, max_supports: int = 200_000) -> Tensor:
+    r"""The exact best code with at most k non-zeros, by least squares on every support of size k.
+
+    Parameters
+    ----------
+    W : Tensor of shape (d, m)
+        Dictionary, atoms as columns.
+    x : Tensor of shape (d,) or (n, d)
+    k : int in [1, m]
+    max_supports : int
+        Refuse problems with more than this many supports, C(m, k) (the search is exponential).
+
+    Returns
+    -------
+    h : Tensor of shape (m,) or (n, m)
+        :math:`\arg\min_{\lVert h\rVert_0 \le k} \lVert x - W h\rVert^2` (the first best support
+        in lexicographic order if several tie).
+
+    Notes
+    -----
+    Supports smaller than k never do better than one of their supersets of size k (least
+    squares on more atoms cannot fit worse), so the supports of size exactly k suffice. The
+    problem is NP-hard in general (Natarajan 1995): this is for small m and k only.
+
+    Examples
+    --------
+    >>> W = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], dtype=torch.float64)
+    >>> best_k_sparse(W, torch.tensor([2.0, 2.0], dtype=torch.float64), 1).round(decimals=6)
+    tensor([0., 0., 2.], dtype=torch.float64)
+    """
+    k = _check_problem(W, x, k)
+    m = W.shape[1]
+    count = math.comb(m, k)
+    if count > check_int("max_supports", max_supports, low=1):
+        raise ValueError(
+            f"brute force over C({m}, {k}) = {count} supports is more than max_supports={max_supports}"
+        )
+    X = x.reshape(-1, W.shape[0])
+    supports = torch.tensor(list(itertools.combinations(range(m), k)), dtype=torch.long)  # (C, k)
+    A = W.T[supports].transpose(1, 2)  # (C, d, k)
+    B = X.T.unsqueeze(0).expand(count, -1, -1)  # (C, d, n)
+    coef = torch.linalg.pinv(A) @ B  # (C, k, n): least squares (minimum norm if A is rank deficient)
+    err = (B - A @ coef).pow(2).sum(1)  # (C, n)
+    best = err.argmin(0)  # (n,)
+    h = torch.zeros(X.shape[0], m, dtype=W.dtype)
+    h.scatter_(1, supports[best], coef[best, :, torch.arange(X.shape[0])])
+    return h.reshape(m) if x.dim() == 1 else h
+
+
+def topk_orthonormal(W: Tensor, x: Tensor, k: int) -> Tensor:
+    r"""Closed-form best k-sparse code for orthonormal atoms: keep the k largest ``|W^T x|``.
+
+    Parameters
+    ----------
+    W : Tensor of shape (d, m), with :math:`W^\top W = I`
+    x : Tensor of shape (d,) or (n, d)
+    k : int in [1, m]
+
+    Returns
+    -------
+    h : Tensor of shape (m,) or (n, m)
+
+    Notes
+    -----
+    With :math:`W^\top W = I`, :math:`\lVert x - Wh\rVert^2 = \lVert x - WW^\top x\rVert^2 +
+    \lVert W^\top x - h\rVert^2` (Pythagoras), so the best h with k non-zeros copies the k
+    largest entries of :math:`c = W^\top x` and the error is the rest's energy
+    (lecture: "efficiently solvable when W is constrained to be orthogonal").
+    """
+    k = _check_problem(W, x, k)
+    gram_err = (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)).abs().max().item()
+    if gram_err > 1e-6:
+        raise ValueError(
+            f"W must have orthonormal columns (W^T W = I), but W^T W differs from I by {gram_err:.2g}"
+        )
+    c = x @ W
+    keep = c.abs().topk(k, dim=-1).indices
+    return torch.zeros_like(c).scatter(-1, keep, c.gather(-1, keep))
+
+
+def _random_orthonormal(d: int, m: int, generator: torch.Generator) -> Tensor:
+    q, r = torch.linalg.qr(torch.randn(d, m, generator=generator, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))
+
+
+@derivation(
+    "SP-2",
+    chapter=CHAPTER,
+    claim=(
+        "With orthonormal atoms the best code with ||h||_0 <= k keeps the k largest |W^T x|; "
+        "brute force over all supports and OMP find the same code."
+    ),
+)
+def check_sp2(d: int = 12, m: int = 8, k: int = 3, n_signals: int = 20, seed: int = 0) -> Check:
+    """SP-2: closed form (top k of W^T x) vs brute force over all C(m, k) supports, and vs OMP."""
+    g = torch.Generator().manual_seed(seed)
+    W = _random_orthonormal(d, m, g)
+    X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
+    closed = topk_orthonormal(W, X, k)
+    brute = best_k_sparse(W, X, k)
+    greedy = omp(W, X, k)
+    return compare(
+        "SP-2",
+        torch.stack([closed, closed]),
+        torch.stack([brute, greedy]),
+        atol=1e-10,
+        analytic_label="closed form (k largest |W^T x|)",
+        empirical_label=f"brute force over C({m},{k})={math.comb(m, k)} supports, then OMP",
+        note=(
+            f"{n_signals} random signals, W with orthonormal columns ({d}x{m}), k = {k}: "
+            "codes compared entry by entry"
+        ),
+    )
+
+
+def greedy_trap(theta: float = math.pi / 6, beta: float = 0.8) -> tuple[Tensor, Tensor, int]:
+    r"""A dictionary and signal on which greedy OMP with k = 2 misses the exact 2-sparse code.
+
+    Parameters
+    ----------
+    theta : float in (0, pi/2)
+        Angle between the decoy atom and the plane of the two true atoms.
+    beta : float in (0, 1)
+        Weight of the second true atom.
+
+    Returns
+    -------
+    (W, x, k) : Tensor (3, 3), Tensor (3,), int
+        Atoms :math:`w_1 = e_1`, :math:`w_2 = e_2`, the decoy
+        :math:`w_3 = \cos\theta\,(e_1 + e_2)/\sqrt2 + \sin\theta\, e_3`; signal
+        :math:`x = e_1 + \beta e_2 = w_1 + \beta w_2`; k = 2.
+
+    Notes
+    -----
+    The decoy points between the two true atoms, so it correlates more with x than either:
+    :math:`w_3^\top x = \cos\theta\,(1+\beta)/\sqrt2 > 1` when :math:`\cos\theta > \sqrt2/(1+\beta)`.
+    OMP takes it first and can never drop it; no second atom together with the decoy spans x.
+    """
+    theta = check_real("theta", theta, low=0.0, high=math.pi / 2, low_open=True, high_open=True)
+    beta = check_real("beta", beta, low=0.0, high=1.0, low_open=True, high_open=True)
+    c, s = math.cos(theta), math.sin(theta)
+    r = c / math.sqrt(2)
+    W = torch.tensor([[1.0, 0.0, r], [0.0, 1.0, r], [0.0, 0.0, s]], dtype=torch.float64)
+    x = torch.tensor([1.0, beta, 0.0], dtype=torch.float64)
+    return W, x, 2
+
+
+def greedy_trap_residuals(theta: float = math.pi / 6, beta: float = 0.8) -> dict:
+    r"""Closed forms for :func:`greedy_trap`: what OMP picks and both squared residuals.
+
+    Returns
+    -------
+    dict
+        ``first`` (the atom OMP picks first, 0-based), ``second``, ``optimum`` (the best
+        residual, 0: x = w1 + beta w2) and ``omp`` (OMP's squared residual).
+
+    Notes
+    -----
+    Step 1: correlations 1, beta and :math:`\cos\theta(1+\beta)/\sqrt2`. After the decoy, the
+    residual :math:`r = x - (w_3^\top x) w_3` has correlations :math:`1 - q` with :math:`w_1` and
+    :math:`\beta - q` with :math:`w_2`, :math:`q = \cos^2\theta(1+\beta)/2`. If it takes
+    :math:`w_1`, the span of :math:`\{w_1, w_3\}` holds :math:`e_1` and
+    :math:`u \propto (\cos\theta/\sqrt2)\,e_2 + \sin\theta\,e_3`, and the part of
+    :math:`\beta e_2` outside it has squared norm
+    :math:`\beta^2 \sin^2\theta / (\cos^2\theta/2 + \sin^2\theta)`.
+    """
+    c, s = math.cos(theta), math.sin(theta)
+    corr = [1.0, beta, c * (1 + beta) / math.sqrt(2)]
+    first = int(np.argmax(np.abs(corr)))
+    q = c * c * (1 + beta) / 2
+    second = 0 if abs(1 - q) >= abs(beta - q) else 1
+    if first != 2 or second != 0:
+        raise ValueError(
+            f"with theta={theta:.4g} and beta={beta:.4g} OMP does not take the decoy and then w1 "
+            f"(it takes atoms {first} and {second}): choose cos(theta) > sqrt(2)/(1 + beta)"
+        )
+    omp_residual = beta**2 * s * s / (c * c / 2 + s * s)
+    return {"first": first, "second": second, "optimum": 0.0, "omp": omp_residual}
+
+
+@derivation(
+    "SP-3",
+    chapter=CHAPTER,
+    claim=(
+        "For a general dictionary greedy OMP can miss the best k-sparse code: on a constructed "
+        "3-atom example its residual is strictly larger than the brute-force optimum."
+    ),
+)
+def check_sp3(theta: float = math.pi / 6, beta: float = 0.8) -> Check:
+    """SP-3: [optimum, OMP] squared residuals, closed form vs brute force and our OMP.
+
+    Passes only if the two computations agree *and* OMP's residual is strictly larger.
+    """
+    W, x, k = greedy_trap(theta, beta)
+    expected = greedy_trap_residuals(theta, beta)
+    brute = sparse_residual(W, x, best_k_sparse(W, x, k))
+    greedy = sparse_residual(W, x, omp(W, x, k))
+    check = compare(
+        "SP-3",
+        [expected["optimum"], expected["omp"]],
+        torch.stack([brute, greedy]),
+        atol=1e-10,
+        analytic_label="closed form [optimum, OMP] ||x - Wh||^2",
+        empirical_label="[brute force over all supports, our omp]",
+        digits=5,
+    )
+    gap = float(greedy - brute)
+    misses = gap > 1e3 * check.tolerance
+    note = (
+        f"OMP's residual exceeds the optimum by {gap:.5f} > 0: it takes the decoy w3 first "
+        f"(correlation {math.cos(theta) * (1 + beta) / math.sqrt(2):.4f} > 1) and misses x = w1 + {beta:g} w2"
+        if misses
+        else f"OMP's residual is not larger than the optimum (gap {gap:.3g}): no counterexample"
+    )
+    return dataclasses.replace(check, passed=check.passed and misses, note=note)
+
+
+def omp_miss_rate(d: int = 6, m: int = 12, k: int = 3, n_signals: int = 500, *, seed: int = 0) -> dict:
+    """How often OMP misses the best support on random problems, found by brute force.
+
+    A Gaussian dictionary with unit-norm columns and Gaussian signals (dense, not k-sparse).
+
+    Returns
+    -------
+    dict
+        ``missed`` (fraction of signals where OMP's squared residual exceeds the optimum by
+        more than 1e-9 relative), ``ratio`` (OMP residual / optimum, per signal, Tensor),
+        ``worst`` (index of the largest ratio), and ``W``, ``X``, ``h_omp``, ``h_best``.
+    """
+    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    W = torch.randn(d, m, generator=g, dtype=torch.float64)
+    W = W / W.norm(dim=0)
+    X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
+    h_omp, h_best = omp(W, X, k), best_k_sparse(W, X, k)
+    r_omp, r_best = sparse_residual(W, X, h_omp), sparse_residual(W, X, h_best)
+    ratio = r_omp / r_best
+    missed = (r_omp > r_best * (1 + 1e-9)).to(torch.float64).mean().item()
+    return {
+        "missed": missed, "ratio": ratio, "worst": int(ratio.argmax()),
+        "W": W, "X": X, "h_omp": h_omp, "h_best": h_best,
+    }
+
+
+def dct_dictionary(d: int, *, dtype: torch.dtype = torch.float64) -> Tensor:
+    r"""The orthonormal DCT-II basis of length-d signals, atoms (cosines) as columns.
+
+    Returns
+    -------
+    Tensor of shape (d, d)
+        Column j is :math:`\sqrt{(2 - \delta_{j0})/d}\,\cos(\pi (t + \tfrac12) j / d)`,
+        t = 0..d-1: slowly varying atoms first. :math:`W^\top W = I`, so the best k-sparse code
+        keeps the k largest DCT coefficients (SP-2).
+    """
+    d = check_int("d", d, low=1)
+    t = torch.arange(d, dtype=dtype).unsqueeze(1) + 0.5
+    j = torch.arange(d, dtype=dtype).unsqueeze(0)
+    W = torch.cos(math.pi * t * j / d) * math.sqrt(2.0 / d)
+    W[:, 0] = W[:, 0] / math.sqrt(2.0)
+    return W
+
+
+def nonnegative_l1_code(z: Tensor, alpha: float) -> Tensor:
+    r"""Best non-negative code near z under an L1 penalty: :math:`\max(z - \alpha, 0)`.
+
+    Notes
+    -----
+    :math:`\arg\min_{h \ge 0} \tfrac12\lVert h - z\rVert^2 + \alpha\lVert h\rVert_1`: on
+    :math:`h \ge 0` the penalty is linear, :math:`\alpha \sum_i h_i`, so each coordinate
+    minimises :math:`\tfrac12(h_i - z_i)^2 + \alpha h_i` over :math:`h_i \ge 0`, at
+    :math:`h_i = \max(z_i - \alpha, 0)`: a ReLU whose threshold is raised by alpha.
+    """
+    check_tensor("z", z, floating=True, finite=True)
+    alpha = check_real("alpha", alpha, low=0.0)
+    return torch.relu(z - alpha)
+
+
+@derivation(
+    "SP-4",
+    chapter=CHAPTER,
+    claim=(
+        "(Beyond the lecture) The best non-negative code under an L1 penalty alpha is relu(z - alpha): "
+        "the penalty switches off every unit whose input is below alpha."
+    ),
+)
+def check_sp4(alpha: float = 0.3, units: int = 12, seed: int = 0) -> Check:
+    """SP-4: closed form relu(z - alpha) vs a bound-constrained numerical minimiser (L-BFGS-B)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(units, generator=g, dtype=torch.float64)
+    z_np = z.numpy()
+
+    def objective(h):
+        return 0.5 * np.sum((h - z_np) ** 2) + alpha * np.sum(np.abs(h)), (h - z_np) + alpha * np.sign(h)
+
+    found = optimize.minimize(objective, np.ones(units), jac=True, method="L-BFGS-B",
+                              bounds=[(0.0, None)] * units, options={"ftol": 1e-15, "gtol": 1e-12})
+    return compare(
+        "SP-4",
+        nonnegative_l1_code(z, alpha),
+        found.x,
+        atol=1e-7,
+        analytic_label="closed form relu(z - alpha)",
+        empirical_label="L-BFGS-B with h >= 0",
+        note=(
+            f"{units} units, alpha = {alpha}; {int((z_np > 0).sum())} have z > 0 "
+            f"but only {int((z_np > alpha).sum())} have z > alpha"
+        ),
+    )
+
+
+# ---- SP-1: an L1 penalty on the activations, measured --------------------------------------
+
+
+@dataclass
+class SparsityConfig:
+    """Settings of the SP-1 sweep: one stacked MLP holds every (penalty weight, seed) pair.
+
+    Attributes
+    ----------
+    alphas : tuple of float
+        Penalty weights of ``alpha * activation_l1(h)`` (0 = no penalty).
+    seeds : int
+        Members per penalty weight (independent initialisations and minibatch orders).
+    sizes : tuple of int
+        MLP widths, input to output.
+    train : TrainConfig
+        Optimiser settings shared by every member.
+    """
+
+    alphas: tuple = (0.0, 1e-3, 3e-3, 1e-2, 2e-2)
+    seeds: int = 5
+    sizes: tuple = (40, 64, 64, 10)
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(epochs=20, lr=3e-3, batch_size=100, optimizer="adam", seed=0)
+    )
+
+
+def activation_penalty_sweep(data: Dataset, config: SparsityConfig | None = None) -> dict:
+    """Train MLPs with an L1 penalty on their hidden activations, every penalty weight x seed at once.
+
+    The activations are collected by forward hooks on the hidden layers
+    (:class:`reglab.sparse_coding.ActivationL1`) and the per-member penalty enters through
+    :func:`reglab.training.fit_stacked`'s ``extra_loss``.
+
+    Parameters
+    ----------
+    data : Dataset
+        Classification data (e.g. MNIST-1D), float64.
+    config : SparsityConfig, optional
+
+    Returns
+    -------
+    dict
+        ``alphas`` (A,), and arrays of shape (A, seeds): ``accuracy`` (test),
+        ``train_accuracy``, ``inactive``
+        (fraction of test (example, unit) pairs with h = 0), ``dead`` (fraction of units off on
+        every test example); also ``model`` (the trained StackedMLP, members alpha-major) and
+        ``hidden`` (its test activations, a list of (M, n, units) tensors).
+    """
+    config = config or SparsityConfig()
+    alphas = torch.tensor(config.alphas, dtype=torch.float64)
+    if alphas.dim() != 1 or not len(alphas) or (alphas < 0).any():
+        raise ValueError(
+            f"config.alphas must be a non-empty sequence of numbers >= 0, but got {config.alphas}"
+        )
+    seeds = check_int("config.seeds", config.seeds, low=2)
+    A = len(alphas)
+    model = StackedMLP(A * seeds, config.sizes, seed=config.train.seed, dtype=data.x_train.dtype)
+    penalty = ActivationL1(model.layers[:-1], alphas.repeat_interleave(seeds), transform=torch.relu)
+    with penalty:
+        fit_stacked(model, data.x_train, data.y_train, config=config.train, extra_loss=penalty)
+    train_acc = evaluate_stacked(model, data.x_train, data.y_train)["accuracy"]
+    measured = evaluate_stacked(model, data.x_test, data.y_test)  # leaves test activations in .hidden
+    hidden = [h.detach() for h in model.hidden]
+    return {
+        "alphas": alphas.numpy(),
+        "accuracy": measured["accuracy"].reshape(A, seeds).numpy(),
+        "train_accuracy": train_acc.reshape(A, seeds).numpy(),
+        "inactive": fraction_inactive(hidden).reshape(A, seeds).numpy(),
+        "dead": fraction_inactive(hidden, per_unit=True).reshape(A, seeds).numpy(),
+        "model": model,
+        "hidden": hidden,
+    }
+
+
+experiment(
+    "SP-1",
+    chapter=CHAPTER,
+    claim=(
+        "An L1 penalty on the hidden activations of an MLP on MNIST-1D raises the fraction of inactive "
+        "units (5 seeds per penalty weight, with the accuracy it costs)."
+    ),
+)
+
+
+# ---- the lecture's two pictures ------------------------------------------------------------
+
+
+def sparsity_illustration(*, rows: int = 5, cols: int = 6, nonzeros: int = 2, seed: int = 5) -> dict:
+    """Small integer examples of y = A x with A sparse, and y = B h with h sparse.
+
+    Returns
+    -------
+    dict
+        ``parameter``: (y, A, x) with about two thirds of A's entries zero and x dense;
+        ``representation``: (y, B, h) with B dense and only ``nonzeros`` entries of h non-zero.
+        Integer-valued float64 tensors, so every product can be checked by eye.
+    """
+    rows, cols = check_int("rows", rows, low=1), check_int("cols", cols, low=1)
+    nonzeros = check_int("nonzeros", nonzeros, low=1, high=cols)
+    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+
+    def ints(*shape):
+        v = torch.randint(1, 6, shape, generator=g).to(torch.float64)
+        return v * (2 * torch.randint(0, 2, shape, generator=g) - 1)
+
+    A = torch.where(torch.rand(rows, cols, generator=g) < 1 / 3, ints(rows, cols), 0.0)  # +0, never -0
+    x = ints(cols)
+    B = ints(rows, cols)
+    h = torch.zeros(cols, dtype=torch.float64)
+    support = torch.randperm(cols, generator=g)[:nonzeros]
+    h[support] = ints(nonzeros)
+    return {"parameter": (A @ x, A, x), "representation": (B @ h, B, h)}
+
+
+def _draw_matrix(ax, M: np.ndarray, x0: float, cmap, vmax: float) -> float:
+    M = np.atleast_2d(M)
+    r, c = M.shape
+    for i in range(r):
+        for j in range(c):
+            v = M[i, j]
+            color = "white" if v == 0 else cmap(0.5 + 0.5 * max(-1.0, min(1.0, v / vmax)))
+            ax.add_patch(_rect((x0 + j, r - 1 - i), color))
+            ax.text(x0 + j + 0.5, r - 1 - i + 0.5, f"{v:g}", ha="center", va="center", fontsize=9,
+                    color="0.7" if v == 0 else "black")
+    return x0 + c
+
+
+def _rect(xy, color):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(xy, 1, 1, facecolor=color, edgecolor="0.4", linewidth=0.8)
+
+
+def draw_product(ax, y: Tensor, M: Tensor, v: Tensor, *, title: str = "") -> None:
+    """Draw ``y = M v`` as coloured grids, zeros left white (the lecture's illustration).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    y : Tensor of shape (r,)
+    M : Tensor of shape (r, c)
+    v : Tensor of shape (c,)
+    title : str
+    """
+    import matplotlib.pyplot as plt
+
+    check_tensor("M", M, ndim=2)
+    if y.shape != (M.shape[0],) or v.shape != (M.shape[1],):
+        raise ValueError(
+            f"y and v must have shapes ({M.shape[0]},) and ({M.shape[1]},), "
+            f"but got {tuple(y.shape)} and {tuple(v.shape)}"
+        )
+    cmap = plt.get_cmap("RdBu_r")
+    vmax = float(max(M.abs().max(), v.abs().max(), 1.0))  # colours of y saturate beyond it
+    r = M.shape[0]
+    x0 = _draw_matrix(ax, y.numpy().reshape(-1, 1), 0.0, cmap, vmax)
+    ax.text(x0 + 0.5, r / 2, "=", ha="center", va="center", fontsize=16)
+    x0 = _draw_matrix(ax, M.numpy(), x0 + 1.0, cmap, vmax)
+    ax.text(x0 + 0.5, r / 2, "×", ha="center", va="center", fontsize=14)
+    top = r / 2 + v.shape[0] / 2
+    vv = v.numpy()
+    for i, val in enumerate(vv):
+        color = "white" if val == 0 else cmap(0.5 + 0.5 * val / vmax)
+        ax.add_patch(_rect((x0 + 1.0, top - 1 - i), color))
+        ax.text(x0 + 1.5, top - 1 - i + 0.5, f"{val:g}", ha="center", va="center", fontsize=9,
+                color="0.7" if val == 0 else "black")
+    ax.set_xlim(-0.2, x0 + 2.2)
+    ax.set_ylim(min(0.0, top - v.shape[0]) - 0.2, max(r, top) + 0.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
