@@ -39,3 +39,8 @@ def test_too_few_or_nonfinite_values_rejected(values):
 def test_invalid_confidence_rejected(confidence):
     with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\)"):
         mean_ci([1.0, 2.0], confidence)
+
+
+def test_format_ci_rejects_too_few_values():
+    with pytest.raises(ValueError, match="at least 2 measurements"):
+        format_ci([0.5])
