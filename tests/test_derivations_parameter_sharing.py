@@ -1,0 +1,152 @@
+"""Tests of reglab.derivations.parameter_sharing: tied dense matrices, equivariance, the CNN."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reglab.derivations import get_result, ledger
+from reglab.derivations.parameter_sharing import (
+    StackedConvNet,
+    check_equivariance_zero_padding,
+    check_shared_gradient_is_sum,
+    conv1d_as_matrix,
+    conv1d_reference,
+    conv_parameter_count,
+    dense_parameter_count,
+    shift,
+)
+
+D = torch.float64
+
+
+def test_results_registered_in_the_ledger():
+    ids = {r.id: r.kind for r in ledger() if r.chapter == "parameter_sharing"}
+    assert ids == {"PS-1": "derivation", "PS-2": "derivation", "PS-3": "experiment"}
+
+
+@pytest.mark.parametrize("rid", ["PS-1", "PS-2"])
+def test_derivations_pass_from_the_ledger(rid):
+    check = get_result(rid).check()
+    assert check.passed, str(check)
+
+
+def test_small_matrix_by_hand():
+    w = torch.tensor([1.0, 2.0, 3.0], dtype=D)
+    expected_valid = torch.tensor([[1, 2, 3, 0], [0, 1, 2, 3]], dtype=D)
+    torch.testing.assert_close(conv1d_as_matrix(w, 4), expected_valid)
+    expected_same = torch.tensor([[2, 3, 0, 0], [1, 2, 3, 0], [0, 1, 2, 3], [0, 0, 1, 2]], dtype=D)
+    torch.testing.assert_close(conv1d_as_matrix(w, 4, padding="same"), expected_same)
+    expected_circ = torch.tensor([[2, 3, 0, 1], [1, 2, 3, 0], [0, 1, 2, 3], [3, 0, 1, 2]], dtype=D)
+    torch.testing.assert_close(conv1d_as_matrix(w, 4, padding="circular"), expected_circ)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+@pytest.mark.parametrize("padding", ["valid", "same", "circular"])
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_matrix_matches_torch_conv1d(padding, k):
+    g = torch.Generator().manual_seed(k)
+    w = torch.randn(3, 2, k, generator=g, dtype=D)
+    x = torch.randn(5, 2, 9, generator=g, dtype=D)
+    if padding == "circular":
+        conv = nn.Conv1d(2, 3, k, padding="same", padding_mode="circular", bias=False).to(D)
+    else:
+        conv = nn.Conv1d(2, 3, k, padding=padding, bias=False).to(D)
+    with torch.no_grad():
+        conv.weight.copy_(w)
+    dense = (x.reshape(5, -1) @ conv1d_as_matrix(w, 9, padding=padding).T).reshape(5, 3, -1)
+    torch.testing.assert_close(dense, conv(x).detach(), rtol=0, atol=1e-12)
+    torch.testing.assert_close(conv1d_reference(x, w, padding=padding), conv(x).detach(), rtol=0, atol=1e-12)
+
+
+def test_matrix_is_toeplitz_with_k_free_values():
+    w = torch.tensor([0.5, -1.0, 2.0], dtype=D)
+    M = conv1d_as_matrix(w, 8)
+    for d in range(-M.shape[0] + 1, M.shape[1]):
+        diag = torch.diagonal(M, d)
+        assert (diag == diag[0]).all()
+    assert set(M.unique().tolist()) == {0.0, 0.5, -1.0, 2.0}
+
+
+def test_circular_matrix_commutes_with_the_cyclic_shift():
+    w = torch.randn(4, dtype=D)
+    M = conv1d_as_matrix(w, 10, padding="circular")
+    P = torch.roll(torch.eye(10, dtype=D), 1, dims=0)  # P @ x == roll(x, 1)
+    x = torch.randn(10, dtype=D)
+    torch.testing.assert_close(P @ x, shift(x, 1))
+    torch.testing.assert_close(P @ M, M @ P, rtol=0, atol=1e-12)
+
+
+def test_shift_zero_fill_and_circular():
+    x = torch.arange(1.0, 6.0)
+    assert shift(x, 2).tolist() == [4.0, 5.0, 1.0, 2.0, 3.0]
+    assert shift(x, 2, circular=False).tolist() == [0.0, 0.0, 1.0, 2.0, 3.0]
+    assert shift(x, -2, circular=False).tolist() == [3.0, 4.0, 5.0, 0.0, 0.0]
+
+
+def test_zero_padding_differs_only_near_borders():
+    check, differs = check_equivariance_zero_padding(4)
+    assert check.passed
+    idx = torch.nonzero(differs).flatten().tolist()
+    assert idx and all(i < 4 + 4 or i >= 17 - 4 for i in idx)
+
+
+def test_gradient_of_tied_kernel_is_sum_over_copies():
+    assert check_shared_gradient_is_sum().passed
+
+
+def test_parameter_counts():
+    assert conv_parameter_count(5, 1, 25) == 150
+    assert conv_parameter_count(3, 25, 25, bias=False) == 1875
+    assert dense_parameter_count(40, 100) == 4100
+    assert StackedConvNet(2, channels=25).parameters_per_member() == 150 + 1900 + 1900 + 125 * 10 + 10
+
+
+def test_stacked_cnn_member_equals_torch_cnn():
+    net = StackedConvNet(3, length=40, channels=4, seed=1, dtype=D)
+    x = torch.randn(6, 40, dtype=D)
+    out = net(x)
+    m = 1
+    h = x.unsqueeze(1)
+    for w, b in zip(net.weights, net.biases):
+        h = torch.relu(F.conv1d(h, w[m], b[m], stride=2, padding=1))
+    feats = h.transpose(1, 2).reshape(6, -1)  # channels last, as the stacked model flattens
+    ref = feats @ net.head.weight[m].T + net.head.bias[m]
+    torch.testing.assert_close(out[m], ref, rtol=0, atol=1e-12)
+    assert out.shape == (3, 6, 10)
+
+
+def test_stacked_cnn_member_l2():
+    net = StackedConvNet(2, channels=3, dtype=D)
+    m0 = 0.5 * (sum(w[0].pow(2).sum() for w in net.weights) + net.head.weight[0].pow(2).sum())
+    torch.testing.assert_close(net.member_l2()[0], m0)
+
+
+def test_invalid_arguments_rejected():
+    w = torch.randn(3, dtype=D)
+    with pytest.raises(ValueError, match="padding must be one of 'valid', 'same', 'circular', but got 'full'"):
+        conv1d_as_matrix(w, 5, padding="full")
+    with pytest.raises(ValueError, match=r"length must be an integer in \[1, inf\], but got 0"):
+        conv1d_as_matrix(w, 0)
+    with pytest.raises(ValueError, match="cannot be larger than the signal length"):
+        conv1d_as_matrix(w, 2)
+    with pytest.raises(ValueError, match="kernel must have 1 or 3 dimensions"):
+        conv1d_as_matrix(torch.randn(2, 3, dtype=D), 5)
+    with pytest.raises(TypeError, match="kernel must be a floating-point tensor"):
+        conv1d_as_matrix(torch.tensor([1, 2]), 5)
+    with pytest.raises(TypeError, match="kernel must be a torch.Tensor"):
+        conv1d_as_matrix([1.0, 2.0], 5)
+    with pytest.raises(ValueError, match=r"s must be an integer in \[-3, 3\], but got 4"):
+        shift(torch.zeros(3), 4)
+    with pytest.raises(ValueError, match="x must have at least one dimension"):
+        shift(torch.tensor(1.0), 0)
+    with pytest.raises(ValueError, match="k must be an integer"):
+        conv_parameter_count(0)
+    with pytest.raises(ValueError, match=r"x must have shape \(b, 40\)"):
+        StackedConvNet(2, channels=2)(torch.zeros(3, 2, 40))
+    with pytest.raises(ValueError, match="num_models"):
+        StackedConvNet(0)
+
+
+def test_channel_mismatch_rejected():
+    with pytest.raises(ValueError, match="x has 2 channels but the kernel expects 3"):
+        conv1d_reference(torch.zeros(4, 2, 9, dtype=D), torch.zeros(1, 3, 3, dtype=D))
