@@ -114,3 +114,15 @@ def test_lecture_coverage_page_maps_every_registered_result():
     assert not missing, f"results not mapped to any lecture part on the coverage page: {missing}"
     for chapter in [p.stem for p in CHAPTERS]:
         assert f"../{chapter}" in page, f"chapter {chapter} is not on the lecture coverage page"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_figure_has_a_caption_and_alt_text(path):
+    for cell in _code_cells(_load(path)):
+        if not any("image/png" in out.get("data", {}) for out in cell["outputs"]):
+            continue
+        meta = cell.get("metadata", {}).get("mystnb", {})
+        caption = meta.get("figure", {}).get("caption", "")
+        alt = meta.get("image", {}).get("alt", "")
+        first = _source(cell).splitlines()[0][:60]
+        assert caption.strip() and alt.strip(), f"{path.name}: figure cell '{first}' needs mystnb figure caption and image alt"

@@ -3,7 +3,7 @@
 Static checks read the HTML files; browser checks open every page in Debian's chromium driven
 by Playwright, served from 127.0.0.1 with every request to another host blocked, and require:
 no console errors, no failed requests, every image loaded, every math element typeset by the
-site's own MathJax, no broken internal link or anchor, launch buttons pointing at the
+site's own MathJax, alt text on every figure, no broken internal link or anchor, launch buttons pointing at the
 configured repository, branch and notebook, and a working search.
 
 Without chromium the browser checks skip with a message; with REGLAB_REQUIRE_BROWSER=1 (set by
@@ -224,6 +224,11 @@ def test_page_renders_in_a_browser(browser, server, page_path):
             "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
         )
         problems += [f"image not loaded: {src}" for src in broken]
+        no_alt = page.evaluate(
+            "() => [...document.querySelectorAll('main img')].filter(i => !(i.getAttribute('alt') || '').trim())"
+            ".map(i => i.src.slice(-60))"
+        )
+        problems += [f"image without alt text: {src}" for src in no_alt]
         if problems:
             shot = _screenshot(page, page_path)
             pytest.fail(f"{page_path} ({shot}):\n" + "\n".join(problems))
