@@ -1,4 +1,524 @@
-"""Noise injection: inputs, weights and labels (lecture: "Noise robustness", "Label smoothing")."""
+"""Noise injection: on the inputs, on the weights and on the labels.
+
+Lecture sections "Noise robustness" (noise on the inputs and on the weights) and "Injecting
+noise into outputs" (label smoothing).
+
+- inputs: :func:`add_gaussian_noise` (for linear regression, equivalent to ridge: Bishop 1995);
+- weights: :func:`perturbed_parameters` (a context manager that perturbs a model's parameters
+  once, e.g. per batch), :func:`perturbed_outputs` (a functional form: an independent
+  perturbation per sample, vectorised with ``torch.func``), and :func:`add_weight_noise`
+  (a parametrization that draws fresh weight noise at every training forward pass, so any
+  training loop trains with weight noise; per member for stacked models);
+- labels: :func:`corrupt_labels` (flip a label to a uniformly chosen *other* class),
+  :func:`smooth_labels`, :func:`smoothed_cross_entropy`, and the calibration measure
+  :func:`expected_calibration_error`.
+
+The lecture writes the weight-noise distribution as N(0, eta I): ``eta`` is a *variance*
+throughout this module (the standard deviation is ``sqrt(eta)``).
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import contextlib
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from ._validation import check_int, check_real, check_tensor
+
+__all__ = [
+    "add_gaussian_noise",
+    "perturbed_parameters",
+    "perturbed_outputs",
+    "WeightNoise",
+    "add_weight_noise",
+    "remove_weight_noise",
+    "corrupt_labels",
+    "smooth_labels",
+    "smoothed_cross_entropy",
+    "expected_calibration_error",
+]
+
+
+# ----------------------------------------------------------------------------- inputs
+def add_gaussian_noise(x: Tensor, sigma: float, *, generator: torch.Generator | None = None) -> Tensor:
+    """Return ``x + sigma * z`` with z standard normal, independently for every entry.
+
+    Parameters
+    ----------
+    x : Tensor of shape (...)
+    sigma : float >= 0
+        Standard deviation of the noise.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor of the shape and dtype of ``x``
+
+    Notes
+    -----
+    For linear regression, training on noisy inputs minimises in expectation
+    ``||y - Xw||^2 + N sigma^2 ||w||^2``: ridge regression (Bishop 1995). See
+    :mod:`reglab.derivations.augmentation`.
+
+    Examples
+    --------
+    >>> x = torch.zeros(10000, dtype=torch.float64)
+    >>> round(add_gaussian_noise(x, 2.0, generator=torch.Generator().manual_seed(0)).std().item(), 1)
+    2.0
+    """
+    check_tensor("x", x, floating=True)
+    sigma = check_real("sigma", sigma, low=0.0)
+    return x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+
+
+# ----------------------------------------------------------------------------- weights
+def _check_eta(eta) -> float:
+    return check_real("eta", eta, low=0.0)
+
+
+def _is_bias(name: str, p: Tensor) -> bool:
+    """Biases: one-dimensional parameters, or parameters named ``bias`` (stacked biases are 2-D)."""
+    return p.dim() < 2 or name.rsplit(".", 1)[-1] == "bias"
+
+
+def _selected(model: nn.Module, include_bias: bool) -> list[tuple[str, Tensor]]:
+    return [(n, p) for n, p in model.named_parameters() if include_bias or not _is_bias(n, p)]
+
+
+@contextlib.contextmanager
+def perturbed_parameters(
+    model: nn.Module, eta: float, *, include_bias: bool = True, generator: torch.Generator | None = None
+):
+    """Temporarily add N(0, eta) noise to every parameter of ``model``; restore them on exit.
+
+    Parameters
+    ----------
+    model : nn.Module
+    eta : float >= 0
+        Variance of the noise (the lecture's N(0, eta I)).
+    include_bias : bool
+        Perturb the biases too (parameters named ``bias`` or of dimension 1).
+    generator : torch.Generator, optional
+
+    Yields
+    ------
+    dict
+        The noise added, by parameter name.
+
+    Notes
+    -----
+    One draw for the whole block: use it once per batch, or once per example with batch
+    size 1. The parameters are restored exactly (copied back), even after an exception.
+
+    Examples
+    --------
+    >>> net = nn.Linear(3, 1)
+    >>> before = net.weight.detach().clone()
+    >>> with perturbed_parameters(net, 0.1, generator=torch.Generator().manual_seed(0)):
+    ...     changed = not torch.equal(net.weight, before)
+    >>> changed, torch.equal(net.weight, before)
+    (True, True)
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
+    eta = _check_eta(eta)
+    chosen = _selected(model, include_bias)
+    saved = {n: p.detach().clone() for n, p in chosen}
+    noise = {n: math.sqrt(eta) * torch.randn(p.shape, generator=generator, dtype=p.dtype) for n, p in chosen}
+    try:
+        with torch.no_grad():
+            for n, p in chosen:
+                p.add_(noise[n])
+        yield noise
+    finally:
+        with torch.no_grad():
+            for n, p in chosen:
+                p.copy_(saved[n])
+
+
+def perturbed_outputs(
+    model: nn.Module,
+    x: Tensor,
+    eta: float,
+    num_samples: int,
+    *,
+    antithetic: bool = False,
+    include_bias: bool = True,
+    chunk_size: int = 4096,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Outputs of ``model`` at ``x`` under ``num_samples`` independent weight perturbations.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : Tensor
+        One input batch, passed to ``model`` unchanged for every perturbation.
+    eta : float >= 0
+        Variance of the N(0, eta I) perturbation of the parameters.
+    num_samples : int >= 1
+        Number of perturbations (even if ``antithetic``).
+    antithetic : bool
+        Draw the perturbations in pairs (+e, -e): sample ``i`` and ``i + num_samples // 2``
+        use opposite noise. Odd-order terms of the expansion in e then cancel exactly
+        within a pair, which makes Monte Carlo estimates of E[f(w + e)] - f(w) far more precise.
+    include_bias : bool
+        Perturb the biases too (parameters named ``bias`` or of dimension 1).
+    chunk_size : int
+        Perturbations evaluated at once (bounds memory).
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    Tensor of shape (num_samples, *model(x).shape)
+
+    Notes
+    -----
+    A functional form of weight noise (``torch.func.functional_call`` under ``vmap``): each
+    sample has its own perturbed copy of the parameters, as in the lecture's "with each
+    example we also randomly perturb the weights by e_W ~ N(0, eta I)".
+
+    Examples
+    --------
+    >>> net = nn.Linear(2, 1).double()
+    >>> out = perturbed_outputs(net, torch.ones(1, 2, dtype=torch.float64), 0.01, 6, antithetic=True)
+    >>> out.shape
+    torch.Size([6, 1, 1])
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
+    check_tensor("x", x)
+    eta = _check_eta(eta)
+    num_samples = check_int("num_samples", num_samples, low=1)
+    chunk_size = check_int("chunk_size", chunk_size, low=1)
+    if antithetic and num_samples % 2:
+        raise ValueError(f"num_samples must be even when antithetic=True, but got {num_samples}")
+    params = {n: p.detach() for n, p in model.named_parameters()}
+    noisy = {n for n, p in _selected(model, include_bias)}
+    buffers = {n: b for n, b in model.named_buffers()}
+    std = math.sqrt(eta)
+    draws = num_samples // 2 if antithetic else num_samples
+
+    def run(batch_params):
+        return torch.func.functional_call(model, (batch_params, buffers), (x,))
+
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, draws, chunk_size):
+            s = min(chunk_size, draws - start)
+            z = {
+                n: torch.randn((s, *p.shape), generator=generator, dtype=p.dtype)
+                for n, p in params.items()  # in parameter order, so draws are reproducible
+                if n in noisy
+            }
+            for sign in ((1.0, -1.0) if antithetic else (1.0,)):
+                batch = {
+                    n: p + sign * std * z[n] if n in noisy else p.expand(s, *p.shape) for n, p in params.items()
+                }
+                outputs.append((sign, torch.vmap(run)(batch)))
+    if antithetic:
+        plus = [o for sign, o in outputs if sign > 0]
+        minus = [o for sign, o in outputs if sign < 0]
+        return torch.cat(plus + minus)
+    return torch.cat([o for _, o in outputs])
+
+
+class WeightNoise(nn.Module):
+    """A parametrization ``W -> W + sqrt(eta) * z``, z ~ N(0, I), fresh at every training forward.
+
+    Parameters
+    ----------
+    eta : float >= 0, or Tensor of shape (M,)
+        Variance of the noise; a tensor gives member ``m`` of a stacked model (weights of
+        shape (M, ...)) its own variance, so one run compares several noise levels.
+    generator : torch.Generator, optional
+
+    Notes
+    -----
+    Registered with ``torch.nn.utils.parametrize`` (see :func:`add_weight_noise`). In training
+    mode the forward pass sees noisy weights and the gradient with respect to the clean weights
+    equals the gradient at the noisy ones (d(W + e)/dW = I): the weight-noise training of the
+    lecture, with one draw per forward pass (per minibatch). In eval mode it is the identity.
+
+    Shape:
+        - Input: the clean parameter, any shape (M, ...) if ``eta`` is a tensor.
+        - Output: same shape.
+    """
+
+    def __init__(self, eta, *, generator: torch.Generator | None = None):
+        super().__init__()
+        if isinstance(eta, Tensor) and eta.numel() > 1:
+            check_tensor("eta", eta, ndim=1, floating=True)
+            if torch.isnan(eta).any() or (eta < 0).any() or torch.isinf(eta).any():
+                raise ValueError(f"eta must be finite and >= 0 for every member, but got {eta.tolist()}")
+            self.register_buffer("eta", eta.detach().clone())
+        else:
+            self.register_buffer("eta", torch.tensor(_check_eta(eta), dtype=torch.float64))
+        self.generator = generator
+
+    def forward(self, weight: Tensor) -> Tensor:
+        if not self.training:
+            return weight
+        std = self.eta.to(weight.dtype).sqrt()
+        if std.dim():
+            if weight.shape[0] != std.shape[0]:
+                raise ValueError(
+                    f"eta has {std.shape[0]} entries (one per member) "
+                    f"but the parameter has shape {tuple(weight.shape)}"
+                )
+            std = std.view(-1, *([1] * (weight.dim() - 1)))
+        return weight + std * torch.randn(weight.shape, generator=self.generator, dtype=weight.dtype)
+
+    def extra_repr(self) -> str:
+        return f"eta={self.eta.tolist()}"
+
+
+def add_weight_noise(
+    model: nn.Module, eta, *, include_bias: bool = False, generator: torch.Generator | None = None
+) -> nn.Module:
+    """Make every weight of ``model`` noisy during training (in place), with variance ``eta``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    eta : float >= 0, or Tensor of shape (M,)
+        Variance, per member for a stacked model (e.g. :class:`reglab.training.StackedMLP`).
+    include_bias : bool
+        Perturb the biases too (parameters named ``bias`` or of dimension 1); by default only
+        the weight matrices are noisy.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    nn.Module
+        ``model`` itself, now with a :class:`WeightNoise` parametrization on its weights.
+
+    Examples
+    --------
+    >>> net = add_weight_noise(nn.Linear(3, 2), 0.01)
+    >>> parametrize.is_parametrized(net, "weight")
+    True
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
+    noise = WeightNoise(eta, generator=generator)
+    targets = []
+    for module in model.modules():
+        for name, p in list(module.named_parameters(recurse=False)):
+            if _is_bias(name, p) and not include_bias:
+                continue
+            targets.append((module, name))
+    if not targets:
+        raise ValueError("model has no parameter to perturb")
+    for module, name in targets:
+        parametrize.register_parametrization(module, name, noise)
+    return model
+
+
+def remove_weight_noise(model: nn.Module) -> nn.Module:
+    """Remove the parametrizations added by :func:`add_weight_noise`, keeping the clean weights."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
+    for module in model.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations.keys()):
+                if any(isinstance(p, WeightNoise) for p in module.parametrizations[name]):
+                    parametrize.remove_parametrizations(module, name, leave_parametrized=False)
+    return model
+
+
+# ----------------------------------------------------------------------------- labels
+def _check_labels(labels, num_classes: int) -> Tensor:
+    check_tensor("labels", labels)
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be an integer tensor of class indices, but got dtype {labels.dtype}")
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"labels must be in [0, {num_classes - 1}] for num_classes={num_classes}, "
+            f"but got values from {labels.min().item()} to {labels.max().item()}"
+        )
+    return labels
+
+
+def corrupt_labels(
+    labels: Tensor, prob: float, num_classes: int, *, generator: torch.Generator | None = None
+) -> Tensor:
+    """Replace each label, with probability ``prob``, by a uniformly chosen *other* class.
+
+    Parameters
+    ----------
+    labels : LongTensor of shape (...)
+    prob : float in [0, 1]
+    num_classes : int >= 2
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    LongTensor of the shape of ``labels``
+
+    Notes
+    -----
+    This is the noise model behind label smoothing: the recorded label is right with
+    probability 1 - prob and otherwise any of the k - 1 wrong classes, equally likely, so the
+    expected one-hot target of a recorded label is exactly :func:`smooth_labels` with eps = prob.
+
+    Examples
+    --------
+    >>> y = torch.zeros(1000, dtype=torch.long)
+    >>> noisy = corrupt_labels(y, 0.2, 10, generator=torch.Generator().manual_seed(0))
+    >>> round((noisy != y).double().mean().item(), 1)
+    0.2
+    """
+    num_classes = check_int("num_classes", num_classes, low=2)
+    _check_labels(labels, num_classes)
+    prob = check_real("prob", prob, low=0.0, high=1.0)
+    flip = torch.rand(labels.shape, generator=generator) < prob
+    # An offset in 1..k-1 added modulo k gives each of the other classes with probability 1/(k-1).
+    offset = torch.randint(1, num_classes, labels.shape, generator=generator)
+    return torch.where(flip, (labels + offset) % num_classes, labels)
+
+
+def _check_eps(eps, name: str = "eps"):
+    if isinstance(eps, Tensor) and eps.numel() > 1:
+        check_tensor(name, eps, ndim=1, floating=True)
+        if torch.isnan(eps).any() or (eps < 0).any() or (eps >= 1).any():
+            raise ValueError(f"{name} must be in [0, 1) for every member, but got {eps.tolist()}")
+        return eps
+    return check_real(name, eps, low=0.0, high=1.0, high_open=True)
+
+
+def smooth_labels(labels: Tensor, num_classes: int, eps: float) -> Tensor:
+    """Smoothed one-hot targets: 1 - eps for the labelled class, eps/(k-1) for each other class.
+
+    Parameters
+    ----------
+    labels : LongTensor of shape (n,) (any shape works; a class dimension is appended)
+    num_classes : int >= 2
+        k.
+    eps : float in [0, 1)
+        Probability that a recorded label is wrong (the lecture's epsilon; not a learning rate).
+
+    Returns
+    -------
+    Tensor of shape (n, k), float64
+        Rows sum to one.
+
+    Notes
+    -----
+    Lecture, "Solution: smooth labels": if the training label is right with probability
+    1 - eps, replace the 1 of the one-hot code by 1 - eps and each 0 by eps/(k-1).
+    PyTorch's ``label_smoothing=e`` instead mixes with the uniform distribution (e/k on every
+    class); the two agree for e = eps k/(k-1) (see :mod:`reglab.derivations.label_smoothing`).
+
+    Examples
+    --------
+    >>> smooth_labels(torch.tensor([1]), 3, 0.2)
+    tensor([[0.1000, 0.8000, 0.1000]], dtype=torch.float64)
+    """
+    num_classes = check_int("num_classes", num_classes, low=2)
+    _check_labels(labels, num_classes)
+    eps = check_real("eps", eps, low=0.0, high=1.0, high_open=True)
+    onehot = F.one_hot(labels, num_classes).to(torch.float64)
+    return onehot * (1.0 - eps) + (1.0 - onehot) * (eps / (num_classes - 1))
+
+
+def smoothed_cross_entropy(logits: Tensor, labels: Tensor, eps, *, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of softmax(logits) against :func:`smooth_labels` targets.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n, k), or (M, n, k) for M stacked models
+    labels : LongTensor of shape (n,) or (M, n)
+    eps : float in [0, 1), or Tensor of shape (M,) (one per stacked model)
+    reduction : {"mean", "none"}
+        ``"mean"`` averages over the n examples (a scalar, or shape (M,) for stacked logits);
+        ``"none"`` returns one loss per example.
+
+    Returns
+    -------
+    Tensor
+
+    Notes
+    -----
+    ``-sum_j q_j log softmax(z)_j`` with q the smoothed target. Written as
+    ``(1 - eps) * CE + eps/(k-1) * sum_{j != y} (-log p_j)``. Equals
+    ``F.cross_entropy(logits, labels, label_smoothing=eps * k / (k - 1))``.
+
+    Examples
+    --------
+    >>> z = torch.tensor([[2.0, 0.0, -1.0]], dtype=torch.float64)
+    >>> y = torch.tensor([0])
+    >>> torch.allclose(smoothed_cross_entropy(z, y, 0.1), F.cross_entropy(z, y, label_smoothing=0.15))
+    True
+    """
+    check_tensor("logits", logits, ndim=(2, 3), floating=True)
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be one of 'mean', 'none', but got {reduction!r}")
+    k = logits.shape[-1]
+    if k < 2:
+        raise ValueError(f"logits must have at least 2 classes on the last dimension, but got {k}")
+    _check_labels(labels, k)
+    if labels.shape != logits.shape[:-1] and not (logits.dim() == 3 and labels.shape == logits.shape[1:2]):
+        raise ValueError(
+            f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}"
+        )
+    eps = _check_eps(eps)
+    if isinstance(eps, Tensor):
+        if logits.dim() != 3 or eps.shape[0] != logits.shape[0]:
+            raise ValueError(
+                f"a tensor eps needs stacked logits (M, n, k) with M = {eps.shape[0]}, "
+                f"but got {tuple(logits.shape)}"
+            )
+        eps = eps.to(logits.dtype).view(-1, 1)
+    logp = logits - logits.logsumexp(-1, keepdim=True)  # log-softmax, computed stably
+    true = -torch.gather(logp, -1, labels.expand(logits.shape[:-1]).unsqueeze(-1)).squeeze(-1)
+    others = -logp.sum(-1) - true
+    per_example = (1 - eps) * true + eps / (k - 1) * others
+    return per_example.mean(-1) if reduction == "mean" else per_example
+
+
+def expected_calibration_error(probs: Tensor, labels: Tensor, *, num_bins: int = 15) -> Tensor:
+    """Expected calibration error: the confidence-accuracy gap averaged over confidence bins.
+
+    Parameters
+    ----------
+    probs : Tensor of shape (n, k), or (M, n, k) for M models
+        Predicted class probabilities (rows sum to one).
+    labels : LongTensor of shape (n,)
+    num_bins : int >= 1
+        Equal-width bins of the confidence max_j p_j over [0, 1].
+
+    Returns
+    -------
+    Tensor
+        A scalar, or shape (M,).
+
+    Notes
+    -----
+    ``ECE = sum_b (n_b / n) |acc(b) - conf(b)|`` over bins b of the top-class confidence
+    (Guo et al. 2017, eq. 3; bins are (lo, hi], the first one includes 0).
+
+    Examples
+    --------
+    >>> p = torch.tensor([[0.9, 0.1], [0.9, 0.1]], dtype=torch.float64)
+    >>> round(expected_calibration_error(p, torch.tensor([0, 1])).item(), 6)
+    0.4
+    """
+    check_tensor("probs", probs, ndim=(2, 3), floating=True)
+    check_tensor("labels", labels, ndim=1)
+    num_bins = check_int("num_bins", num_bins, low=1)
+    _check_labels(labels, probs.shape[-1])
+    if probs.shape[-2] != labels.shape[0] or labels.shape[0] == 0:
+        raise ValueError(
+            f"probs have {probs.shape[-2]} rows but labels has {labels.shape[0]} entries (need >= 1)"
+        )
+    conf, pred = probs.max(-1)
+    correct = (pred == labels).to(torch.float64)
+    conf = conf.to(torch.float64)
+    bins = torch.clamp(torch.ceil(conf * num_bins).long() - 1, 0, num_bins - 1)
+    onehot = F.one_hot(bins, num_bins).to(torch.float64)  # (..., n, B)
+    gap = (onehot * (correct - conf).unsqueeze(-1)).sum(-2).abs()  # |sum over bin of (acc - conf)|
+    return gap.sum(-1) / labels.shape[0]

@@ -1,0 +1,83 @@
+"""LS-1..LS-3: smoothed targets, the relation to PyTorch, finite optimal logits."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reglab.derivations import get_result
+from reglab.derivations import label_smoothing as ls
+from reglab.noise import smooth_labels, smoothed_cross_entropy
+
+
+def test_results_are_registered_in_the_chapter():
+    for rid in ("LS-1", "LS-2", "LS-3"):
+        assert get_result(rid).kind == "derivation" and get_result(rid).chapter == "label_smoothing"
+    assert get_result("LS-4").kind == "experiment"
+
+
+def test_all_checks_pass():
+    ls.check_targets(num_draws=100000).assert_passed()
+    ls.check_pytorch_relation().assert_passed()
+    ls.check_finite_logits(epsilons=(0.05, 0.2)).assert_passed()
+
+
+@pytest.mark.parametrize("k", [2, 5, 10])
+def test_pytorch_target_equals_ours_with_the_converted_value(k):
+    eps = 0.4 * (k - 1) / k
+    e = ls.pytorch_label_smoothing(eps, k)
+    labels = torch.arange(k)
+    theirs = (1 - e) * F.one_hot(labels, k).double() + e / k
+    torch.testing.assert_close(theirs, smooth_labels(labels, k, eps))
+
+
+def test_pytorch_relation_fails_without_the_conversion():
+    logits = torch.randn(20, 10, dtype=torch.float64)
+    labels = torch.randint(0, 10, (20,))
+    ours = smoothed_cross_entropy(logits, labels, 0.2)
+    assert not torch.allclose(ours, F.cross_entropy(logits, labels, label_smoothing=0.2))
+
+
+def test_largest_eps_is_the_uniform_target():
+    k = 4
+    assert ls.pytorch_label_smoothing((k - 1) / k, k) == pytest.approx(1.0)
+    torch.testing.assert_close(smooth_labels(torch.tensor([2]), k, (k - 1) / k), torch.full((1, k), 0.25, dtype=torch.float64))
+
+
+def test_newton_minimiser_has_zero_gradient_and_the_closed_form_gap():
+    z = ls.minimise_logits(0.15, 6, label=3).requires_grad_(True)
+    loss = smoothed_cross_entropy(z.unsqueeze(0), torch.tensor([3]), 0.15)
+    (grad,) = torch.autograd.grad(loss, z)
+    assert grad.abs().max() < 1e-12
+    others = torch.cat([z[:3], z[4:]]).detach()
+    torch.testing.assert_close(z[3].detach() - others, torch.full((5,), ls.optimal_logit_gap(0.15, 6), dtype=torch.float64))
+
+
+def test_gap_path_converges_with_smoothing_and_keeps_growing_without():
+    path = ls.logit_gap_path([0.0, 0.2], 10, steps=1000)
+    assert path.shape == (2, 1001)
+    assert path[1, -1] == pytest.approx(ls.optimal_logit_gap(0.2, 10), abs=1e-9)
+    # Without smoothing every tenfold increase of the steps adds about log(10) to the gap.
+    growth = path[0, 1000] - path[0, 100]
+    assert growth == pytest.approx(math.log(10), rel=0.05)
+    assert np.all(np.diff(path[0]) > 0)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: ls.pytorch_label_smoothing(0.95, 10), ValueError, r"eps must be <= \(k-1\)/k = 0.9"),
+        (lambda: ls.pytorch_label_smoothing(1.0, 10), ValueError, r"eps must be in \[0, 1\), but got 1.0"),
+        (lambda: ls.pytorch_label_smoothing(0.1, 1), ValueError, "num_classes must be an integer"),
+        (lambda: ls.optimal_logit_gap(0.0, 10), ValueError, "the optimal gap is infinite"),
+        (lambda: ls.optimal_logit_gap(-0.1, 10), ValueError, r"eps must be in \[0, 1\)"),
+        (lambda: ls.minimise_logits(0.1, 3, label=3), ValueError, r"label must be an integer in \[0, 2\]"),
+        (lambda: ls.logit_gap_path([], 10), ValueError, "at least one value"),
+        (lambda: ls.logit_gap_path(0.1, 10, lr=0.0), ValueError, r"lr must be in \(0, inf\)"),
+        (lambda: ls.check_targets(num_draws=1), ValueError, "num_draws must be an integer"),
+    ],
+)
+def test_bad_input_is_rejected(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

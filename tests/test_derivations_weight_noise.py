@@ -1,0 +1,136 @@
+"""WN-1, WN-2 and the flatness measures of WN-3."""
+import pytest
+import torch
+from torch import nn
+
+from reglab.derivations import get_result
+from reglab.derivations import weight_noise as wn
+from reglab.training import StackedMLP
+
+
+def test_results_are_registered_in_the_chapter():
+    for rid, kind in [("WN-1", "derivation"), ("WN-2", "derivation"), ("WN-3", "experiment")]:
+        r = get_result(rid)
+        assert r.kind == kind and r.chapter == "weight_noise"
+
+
+def test_linear_checks_pass_and_the_unsquared_norm_is_rejected():
+    wn.check_linear_exact().assert_passed()
+    wn.check_linear_monte_carlo(num_draws=20000).assert_passed()
+    assert not wn.check_linear_monte_carlo(num_draws=20000, squared=False).passed
+
+
+def test_linear_penalty_does_not_depend_on_the_weights():
+    X = torch.randn(6, 3, dtype=torch.float64)
+    y = torch.randn(6, dtype=torch.float64)
+    w = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    gap = wn.linear_weight_noise_risk(X, y, w, 0.3) - wn.linear_weight_noise_risk(X, y, w, 0.0)
+    (grad,) = torch.autograd.grad(gap, w)
+    assert grad.abs().max() < 1e-12
+
+
+def test_first_order_check_passes_and_gradient_term_alone_is_rejected():
+    check = wn.check_first_order(num_pairs=20000)
+    check.assert_passed()
+    model, X, y = wn.tiny_network()
+    terms = wn.first_order_terms(model, X, y)
+    assert abs(terms["grad_sq"] - float(check.empirical)) > 10 * check.tolerance
+
+
+def test_first_order_terms_match_finite_differences():
+    model, X, y = wn.tiny_network(seed=2)
+    terms = wn.first_order_terms(model, X, y)
+    # Second difference of the mean squared error along each coordinate gives 2 (g_i^2 + r H_ii):
+    # summing over coordinates gives 2 * prediction.
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    h = 1e-4
+    total = 0.0
+    for i in range(theta.numel()):
+        values = []
+        for s in (-h, 0.0, h):
+            t = theta.clone()
+            t[i] += s
+            torch.nn.utils.vector_to_parameters(t, model.parameters())
+            with torch.no_grad():
+                values.append((model(X).reshape(-1) - y).pow(2).mean().item())
+        total += (values[0] - 2 * values[1] + values[2]) / h**2
+    torch.nn.utils.vector_to_parameters(theta, model.parameters())
+    assert total / 2 == pytest.approx(terms["prediction"], rel=1e-5)
+
+
+def test_hutchinson_trace_is_unbiased_for_the_exact_trace():
+    model, X, y = wn.tiny_network()
+    exact = wn.first_order_terms(model, X, y)["trace"]
+    estimate = wn.hutchinson_trace(model, X, num_probes=4000, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(estimate, exact, atol=0.15, rtol=0.0)
+
+
+def test_common_random_numbers_make_the_remainder_shrink_with_eta():
+    model, X, y = wn.tiny_network()
+    pred = wn.first_order_terms(model, X, y)["prediction"]
+    big, _ = wn.excess_risk_monte_carlo(model, X, y, 0.01, num_pairs=20000)
+    small, _ = wn.excess_risk_monte_carlo(model, X, y, 0.001, num_pairs=20000)
+    tiny, se = wn.excess_risk_monte_carlo(model, X, y, 0.00001, num_pairs=20000)
+    # Same draws: the difference between eta values is the remainder, which is O(eta) for small eta
+    # (ten times smaller eta, about ten times smaller remainder).
+    assert 5 * abs(small - tiny) < abs(big - tiny)
+    assert abs(tiny - pred) < 4 * se
+
+
+def test_jacobian_norm_matches_autograd_jacobian():
+    model = StackedMLP(3, (5, 7, 6, 4), seed=0, dtype=torch.float64)
+    X = torch.randn(9, 5, dtype=torch.float64)
+    weights = {n: p.detach() for n, p in model.named_parameters() if n.endswith("weight")}
+    others = {n: p.detach() for n, p in model.named_parameters() if not n.endswith("weight")}
+
+    def summed(w, x):  # the sum over members has each member's gradient in its own block
+        return torch.func.functional_call(model, {**w, **others}, (x.unsqueeze(0),)).sum(0).squeeze(0)
+
+    jac = torch.func.vmap(torch.func.jacrev(summed), in_dims=(None, 0))(weights, X)
+    reference = sum(v.pow(2).sum(dim=(0, 1, 3, 4)) for v in jac.values()) / X.shape[0]
+    torch.testing.assert_close(wn.jacobian_sq_norm(model, X), reference, rtol=1e-10, atol=1e-12)
+
+
+def test_power_iteration_finds_the_top_eigenvalue_of_the_full_hessian():
+    model = StackedMLP(2, (3, 4, 2), seed=1, dtype=torch.float64)
+    X = torch.randn(10, 3, dtype=torch.float64)
+    Y = torch.randn(10, 2, dtype=torch.float64)
+    top = wn.top_hessian_eigenvalue(model, X, Y, iterations=300, generator=torch.Generator().manual_seed(0))
+    others = {n: p.detach() for n, p in model.named_parameters() if not n.endswith("weight")}
+    w = {n: p.detach() for n, p in model.named_parameters() if n.endswith("weight")}
+    for m in range(2):
+        shapes = [v[m].shape for v in w.values()]
+        flat = torch.cat([v[m].reshape(-1) for v in w.values()])
+
+        def loss(t, m=m, shapes=shapes):
+            parts, i = {}, 0
+            for (name, v), s in zip(w.items(), shapes):
+                block = v.clone()
+                block[m] = t[i : i + s.numel()].reshape(s)
+                parts[name] = block
+                i += s.numel()
+            out = torch.func.functional_call(model, {**parts, **others}, (X,))[m]
+            return (out - Y).pow(2).sum(-1).mean()
+
+        eigenvalues = torch.linalg.eigvalsh(torch.func.jacrev(torch.func.jacrev(loss))(flat))
+        assert top[m].item() == pytest.approx(eigenvalues[-1].item(), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: wn.linear_weight_noise_risk(torch.ones(2, 3, dtype=torch.float64), torch.ones(2, dtype=torch.float64), torch.ones(3, dtype=torch.float64), -0.1), ValueError, r"eta must be in \[0, inf\)"),
+        (lambda: wn.linear_weight_noise_risk(torch.ones(2, 3, dtype=torch.float64), torch.ones(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64), 0.1), ValueError, "w has 2 entries but X has 3 columns"),
+        (lambda: wn.first_order_terms("net", torch.ones(2, 3), torch.ones(2)), TypeError, "model must be an nn.Module"),
+        (lambda: wn.first_order_terms(nn.Linear(3, 1).double(), torch.ones(2, 3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)), ValueError, "X has 2 rows but y has 3"),
+        (lambda: wn.excess_risk_monte_carlo(nn.Linear(3, 1).double(), torch.ones(2, 3, dtype=torch.float64), torch.ones(2, dtype=torch.float64), 0.0), ValueError, r"eta must be in \(0, inf\)"),
+        (lambda: wn.hutchinson_trace(nn.Linear(3, 1).double(), torch.ones(2, 3, dtype=torch.float64), num_probes=0), ValueError, "num_probes must be an integer"),
+        (lambda: wn.jacobian_sq_norm(nn.Linear(3, 1), torch.ones(2, 3)), TypeError, "model must be a StackedMLP"),
+        (lambda: wn.jacobian_sq_norm(StackedMLP(2, (3, 2)), torch.ones(2, 4)), ValueError, "X has 4 features but the model expects 3"),
+        (lambda: wn.top_hessian_eigenvalue(StackedMLP(2, (3, 2)), torch.ones(2, 3), torch.ones(2, 2), iterations=0), ValueError, "iterations must be an integer"),
+        (lambda: wn.tiny_network(hidden=0), ValueError, "hidden must be an integer"),
+    ],
+)
+def test_bad_input_is_rejected(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
