@@ -205,7 +205,7 @@ def soft_threshold(w: Tensor, threshold) -> Tensor:
     """
     check_tensor("w", w, floating=True)
     if isinstance(threshold, Tensor) and threshold.numel() > 1:
-        if threshold.is_floating_point() and (torch.isnan(threshold).any() or (threshold < 0).any()):
+        if (threshold.is_floating_point() and torch.isnan(threshold).any()) or (threshold < 0).any():
             raise ValueError("threshold must have entries in [0, inf), but some are negative or NaN")
         t = threshold.to(w.dtype)
     else:

@@ -1,0 +1,164 @@
+"""Tests of reglab.derivations.regimes: closed forms against trusted references, REG results."""
+import numpy as np
+import pytest
+import torch
+from numpy.polynomial import legendre
+from sklearn.linear_model import Ridge
+
+from reglab.data import Dataset, digits, polynomial_regression
+from reglab.derivations import get_result
+from reglab.derivations.regimes import (
+    fit_polynomial,
+    polynomial_features,
+    polynomial_regimes,
+    ridge_solution,
+    train_width,
+)
+from reglab.training import TrainConfig
+
+
+def _design(n=25, d=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g, dtype=torch.float64), torch.randn(n, generator=g, dtype=torch.float64)
+
+
+# --- polynomial_features -----------------------------------------------------------------------
+@pytest.mark.parametrize("degree", [0, 1, 2, 7, 15])
+def test_polynomial_features_are_numpys_legendre_vandermonde(degree):
+    x = torch.linspace(-1, 1, 33, dtype=torch.float64)
+    expected = torch.as_tensor(legendre.legvander(x.numpy(), degree))
+    assert torch.allclose(polynomial_features(x, degree), expected, atol=1e-12)
+    assert torch.equal(polynomial_features(x.unsqueeze(1), degree), polynomial_features(x, degree))
+
+
+def test_polynomial_features_reject_bad_input():
+    with pytest.raises(ValueError, match=r"x must have shape \(n,\) or \(n, 1\)"):
+        polynomial_features(torch.zeros(4, 2), 3)
+    with pytest.raises(ValueError, match=r"degree must be an integer in \[0, inf\]"):
+        polynomial_features(torch.zeros(4), -1)
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        polynomial_features(torch.zeros(4, dtype=torch.long), 2)
+    with pytest.raises(ValueError, match="x must contain only finite values"):
+        polynomial_features(torch.tensor([0.0, float("nan")]), 2)
+
+
+# --- ridge_solution ----------------------------------------------------------------------------
+@pytest.mark.parametrize("alpha", [1e-6, 0.1, 1.0, 30.0])
+def test_ridge_solution_matches_scikit_learn(alpha):
+    # scikit-learn minimises ||y - Xw||^2 + alpha ||w||^2, the same minimiser as ours.
+    X, y = _design()
+    reference = Ridge(alpha=alpha, fit_intercept=False, solver="svd").fit(X.numpy(), y.numpy()).coef_
+    assert np.allclose(ridge_solution(X, y, alpha).numpy(), reference, rtol=1e-10, atol=1e-12)
+
+
+def test_ridge_at_zero_is_least_squares_and_handles_wide_designs_when_alpha_positive():
+    X, y = _design()
+    assert torch.allclose(ridge_solution(X, y, 0.0), torch.linalg.lstsq(X, y.unsqueeze(1)).solution.squeeze(1))
+    wide, y_wide = _design(n=3, d=6)
+    w = ridge_solution(wide, y_wide, 0.5)
+    # Stationarity of 1/2||Xw - y||^2 + alpha/2 ||w||^2.
+    assert torch.allclose(wide.T @ (wide @ w - y_wide) + 0.5 * w, torch.zeros(6, dtype=torch.float64), atol=1e-12)
+
+
+def test_ridge_norm_decreases_with_alpha():
+    X, y = _design()
+    norms = [ridge_solution(X, y, a).norm().item() for a in np.logspace(-4, 3, 30)]
+    assert np.all(np.diff(norms) < 0)
+
+
+def test_ridge_solution_rejects_bad_input():
+    X, y = _design()
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, inf\), but got -1.0"):
+        ridge_solution(X, y, -1.0)
+    with pytest.raises(ValueError, match="alpha must be in"):
+        ridge_solution(X, y, float("inf"))
+    with pytest.raises(ValueError, match="X has 25 rows but y has 24 entries"):
+        ridge_solution(X, y[:-1], 1.0)
+    with pytest.raises(TypeError, match="X and y must have the same dtype"):
+        ridge_solution(X, y.float(), 1.0)
+    with pytest.raises(ValueError, match="y must have 1 dimensions"):
+        ridge_solution(X, y.unsqueeze(1), 1.0)
+    wide, y_wide = _design(n=3, d=6)
+    with pytest.raises(ValueError, match="X\\^T X \\+ alpha\\*I is singular"):
+        ridge_solution(wide, y_wide, 0.0)
+
+
+# --- fit_polynomial ----------------------------------------------------------------------------
+def test_fit_polynomial_matches_numpys_legendre_fit():
+    data, _ = polynomial_regression(30, seed=3)
+    x, y = data.x_train[:, 0], data.y_train
+    expected = legendre.legfit(x.numpy(), y.numpy(), 6)
+    assert np.allclose(fit_polynomial(x, y, 6).numpy(), expected, rtol=1e-9, atol=1e-10)
+
+
+def test_fit_polynomial_interpolates_with_the_minimum_norm_when_underdetermined():
+    data, _ = polynomial_regression(5, seed=0)
+    coef = fit_polynomial(data.x_train, data.y_train, 9)
+    X = polynomial_features(data.x_train, 9)
+    assert torch.allclose(X @ coef, data.y_train, atol=1e-10)
+    assert torch.allclose(coef, torch.linalg.pinv(X) @ data.y_train, atol=1e-10)
+
+
+def test_fit_polynomial_rejects_bad_input():
+    data, _ = polynomial_regression(10)
+    with pytest.raises(ValueError, match="alpha must be in"):
+        fit_polynomial(data.x_train, data.y_train, 3, alpha=-0.5)
+    with pytest.raises(ValueError, match="degree must be an integer"):
+        fit_polynomial(data.x_train, data.y_train, -2)
+    with pytest.raises(ValueError, match="X has 10 rows but y has 9"):
+        fit_polynomial(data.x_train, data.y_train[:9], 3)
+
+
+# --- polynomial_regimes ------------------------------------------------------------------------
+def test_polynomial_regimes_training_error_never_rises_with_the_degree():
+    r = polynomial_regimes(range(8), num_seeds=4, n_train=15)
+    assert r.train_mse.shape == (8, 4) and r.test_mse.shape == (8, 4)
+    assert (np.diff(r.train_mse, axis=0) <= 1e-12).all()
+
+
+def test_polynomial_regimes_rejects_bad_input():
+    with pytest.raises(ValueError, match="degrees must list at least one degree"):
+        polynomial_regimes([])
+    with pytest.raises(ValueError, match=r"degrees\[1\] must be an integer in"):
+        polynomial_regimes([1, -1])
+    with pytest.raises(ValueError, match=r"num_seeds must be an integer in \[2, inf\]"):
+        polynomial_regimes([1], num_seeds=1)
+    with pytest.raises(ValueError, match="noise must be in"):
+        polynomial_regimes([1], noise=-1.0)
+
+
+# --- train_width -------------------------------------------------------------------------------
+def test_train_width_returns_one_accuracy_per_seed():
+    r = train_width(digits().subset(200), 8, num_seeds=2, config=TrainConfig(epochs=15, lr=0.1, batch_size=20))
+    assert r.train_accuracy.shape == (2,) and r.test_accuracy.shape == (2,)
+    assert (r.test_accuracy > 0.5).all()
+
+
+def test_train_width_rejects_bad_input():
+    data = digits().subset(50)
+    regression, _ = polynomial_regression(10)
+    with pytest.raises(TypeError, match="data must be a classification Dataset"):
+        train_width(regression, 4)
+    with pytest.raises(ValueError, match="width must be an integer"):
+        train_width(data, 0)
+    with pytest.raises(ValueError, match="num_seeds must be an integer"):
+        train_width(data, 4, num_seeds=1)
+    with pytest.raises(ValueError, match="weight_decay must be in"):
+        train_width(data, 4, weight_decay=-0.1)
+    with pytest.raises(TypeError, match="shuffled_labels must be True or False"):
+        train_width(data, 4, shuffled_labels=1)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train_width(data, 4, config={"epochs": 1})
+    assert isinstance(data, Dataset)
+
+
+# --- results -----------------------------------------------------------------------------------
+def test_reg1_passes():
+    check = get_result("REG-1").check()
+    assert check.passed, str(check)
+
+
+@pytest.mark.parametrize("rid", ["REG-2", "REG-3"])
+def test_regime_experiments_are_registered_in_the_chapter(rid):
+    result = get_result(rid)
+    assert result.kind == "experiment" and result.chapter == "regimes"

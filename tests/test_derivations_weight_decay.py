@@ -1,0 +1,253 @@
+"""Tests of reglab.derivations.weight_decay: closed forms, solvers, experiments, WD results."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from reglab.data import digits, mnist1d, polynomial_regression, quadratic_problem
+from reglab.derivations import get_result
+from reglab.derivations.weight_decay import (
+    NOT_CONVERGED,
+    HessianPredictionConfig,
+    heavy_ball_minimise,
+    lbfgs_minimise,
+    l2_solution,
+    predict_and_retrain,
+    shrink_factors,
+    weight_decay_sweep,
+    wd2_problem,
+    wd_problem,
+)
+from reglab.training import TrainConfig
+
+
+# --- l2_solution -------------------------------------------------------------------------------
+def test_l2_solution_with_a_diagonal_hessian_scales_each_coordinate():
+    h = torch.tensor([0.1, 1.0, 10.0], dtype=torch.float64)
+    w_star = torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    assert torch.allclose(l2_solution(torch.diag(h), w_star, 1.0), h / (h + 1.0) * w_star, rtol=1e-14)
+
+
+def test_l2_solution_is_ridge_regression_for_least_squares():
+    # J = 1/2 ||Xw - y||^2 has H = X^T X and w* = least squares; the L2 minimiser is ridge.
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(40, 5, generator=g, dtype=torch.float64)
+    y = torch.randn(40, generator=g, dtype=torch.float64)
+    H = X.T @ X
+    w_star = torch.linalg.lstsq(X, y.unsqueeze(1)).solution.squeeze(1)
+    ridge = torch.linalg.solve(H + 2.0 * torch.eye(5, dtype=torch.float64), X.T @ y)
+    assert torch.allclose(l2_solution(H, w_star, 2.0), ridge, rtol=1e-10)
+
+
+def test_l2_solution_recovers_w_star_as_alpha_vanishes_and_zero_as_it_grows():
+    H, w_star, _, _ = quadratic_problem(5, seed=1)
+    assert torch.allclose(l2_solution(H, w_star, 0.0), w_star, atol=1e-10)
+    gaps = [(l2_solution(H, w_star, a) - w_star).norm().item() for a in (1e-2, 1e-4, 1e-6)]
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 1e-3
+    assert l2_solution(H, w_star, 1e8).norm().item() < 1e-6
+
+
+def test_l2_solution_accepts_a_singular_hessian_when_alpha_is_positive():
+    H = torch.diag(torch.tensor([0.0, 2.0], dtype=torch.float64))
+    out = l2_solution(H, torch.tensor([5.0, 1.0], dtype=torch.float64), 2.0)
+    assert torch.allclose(out, torch.tensor([0.0, 0.5], dtype=torch.float64))
+
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize(
+    "H, w_star, alpha, message",
+    [
+        (torch.eye(2, 3, dtype=F64), torch.ones(2, dtype=F64), 1.0, "H must be square"),
+        (torch.eye(3, dtype=F64), torch.ones(2, dtype=F64), 1.0, "H must be square with the size of w_star"),
+        (torch.tensor([[1.0, 0.5], [0.0, 1.0]], dtype=F64), torch.ones(2, dtype=F64), 1.0, "H must be symmetric"),
+        (torch.diag(torch.tensor([1.0, -0.5], dtype=F64)), torch.ones(2, dtype=F64), 1.0, "H must be positive semi-definite"),
+        (torch.diag(torch.tensor([1.0, 0.0], dtype=F64)), torch.ones(2, dtype=F64), 0.0, "H \\+ alpha\\*I is singular"),
+        (torch.eye(2, dtype=F64), torch.ones(2, dtype=F64), -0.1, r"alpha must be in \[0, inf\), but got -0.1"),
+        (torch.eye(2, dtype=F64), torch.ones(2, dtype=F64), float("nan"), "alpha must be in"),
+        (torch.eye(2, dtype=F64), torch.ones(2, dtype=F64), math.inf, "alpha must be in"),
+        (torch.eye(2, dtype=F64), torch.ones(2, 1, dtype=F64), 1.0, "w_star must have 1 dimensions"),
+        (torch.full((2, 2), float("nan"), dtype=F64), torch.ones(2, dtype=F64), 1.0, "H must contain only finite"),
+    ],
+)
+def test_l2_solution_rejects_bad_values(H, w_star, alpha, message):
+    with pytest.raises(ValueError, match=message):
+        l2_solution(H, w_star, alpha)
+
+
+@pytest.mark.parametrize(
+    "H, w_star, alpha, message",
+    [
+        (torch.eye(2, dtype=F64), torch.ones(2, dtype=torch.float32), 1.0, "same dtype"),
+        ([[1.0, 0.0], [0.0, 1.0]], torch.ones(2, dtype=F64), 1.0, "H must be a torch.Tensor"),
+        (torch.eye(2, dtype=F64), torch.ones(2, dtype=F64), "1", "alpha must be a real number"),
+        (torch.eye(2, dtype=torch.long), torch.ones(2, dtype=torch.long), 1.0, "H must be a floating-point tensor"),
+    ],
+)
+def test_l2_solution_rejects_bad_types(H, w_star, alpha, message):
+    with pytest.raises(TypeError, match=message):
+        l2_solution(H, w_star, alpha)
+
+
+# --- shrink_factors ----------------------------------------------------------------------------
+def test_shrink_factors_keep_large_and_kill_small_eigenvalues():
+    f = shrink_factors(torch.tensor([1e-4, 1.0, 1e4], dtype=torch.float64), 1.0)
+    assert f[0] < 1e-3 and f[1] == 0.5 and f[2] > 1 - 1e-3
+    assert torch.equal(shrink_factors(torch.tensor([2.0]), 0.0), torch.ones(1))
+
+
+def test_shrink_factors_describe_l2_solution_in_the_eigenbasis():
+    H, w_star, _, _ = quadratic_problem(6, seed=2)
+    lam, Q = torch.linalg.eigh(H)
+    assert torch.allclose(Q.T @ l2_solution(H, w_star, 0.3), shrink_factors(lam, 0.3) * (Q.T @ w_star), atol=1e-12)
+
+
+def test_shrink_factors_reject_bad_input():
+    with pytest.raises(ValueError, match="eigvals must all be > 0"):
+        shrink_factors(torch.tensor([1.0, 0.0]), 1.0)
+    with pytest.raises(ValueError, match="eigvals must contain only finite values"):
+        shrink_factors(torch.tensor([1.0, float("inf")]), 1.0)
+    with pytest.raises(ValueError, match="alpha must be in"):
+        shrink_factors(torch.tensor([1.0]), -2.0)
+    with pytest.raises(TypeError, match="eigvals must be a torch.Tensor"):
+        shrink_factors([1.0, 2.0], 1.0)
+    with pytest.raises(TypeError, match="eigvals must be a floating-point tensor"):
+        shrink_factors(torch.tensor([1, 2]), 1.0)
+
+
+# --- minimisers --------------------------------------------------------------------------------
+def test_heavy_ball_reaches_the_minimiser_of_a_quadratic():
+    H, w_star, _, lam = quadratic_problem(5, seed=0)
+    w, g = heavy_ball_minimise(lambda w: 0.5 * (w - w_star) @ H @ (w - w_star), torch.zeros(5, dtype=torch.float64),
+                               L=lam.max().item(), mu=lam.min().item(), grad_tol=1e-12)
+    assert g <= 1e-12 and torch.allclose(w, w_star, atol=1e-9)
+
+
+def test_lbfgs_reaches_the_minimiser_of_a_smooth_convex_function():
+    target = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    w, g = lbfgs_minimise(lambda w: torch.logsumexp(w - target, 0) + 0.5 * (w - target).pow(2).sum(),
+                          torch.zeros(3, dtype=torch.float64), grad_tol=1e-9)
+    # Stationarity: softmax(w - t) + (w - t) = 0.
+    assert g <= 1e-9
+    assert torch.allclose(torch.softmax(w - target, 0) + (w - target), torch.zeros(3, dtype=torch.float64), atol=1e-8)
+
+
+def test_minimisers_warn_when_they_stop_early():
+    f = lambda w: (w - 1.0).pow(2).sum()  # noqa: E731
+    with pytest.warns(RuntimeWarning, match=NOT_CONVERGED):
+        heavy_ball_minimise(f, torch.zeros(2, dtype=torch.float64), L=2.0, mu=1e-3, max_steps=2)
+    with pytest.warns(RuntimeWarning, match=NOT_CONVERGED):
+        lbfgs_minimise(lambda w: (w - 1.0).pow(4).sum(), torch.zeros(2, dtype=torch.float64), grad_tol=1e-14, max_iter=1)
+
+
+def test_minimisers_reject_bad_input():
+    f = lambda w: w.pow(2).sum()  # noqa: E731
+    w0 = torch.zeros(2, dtype=torch.float64)
+    with pytest.raises(TypeError, match="objective must be callable"):
+        heavy_ball_minimise(3.0, w0, L=1.0, mu=1.0)
+    with pytest.raises(ValueError, match=r"mu must be in \(0, inf\)"):
+        heavy_ball_minimise(f, w0, L=1.0, mu=0.0)
+    with pytest.raises(ValueError, match=r"L must be in \[2, inf\)"):
+        heavy_ball_minimise(f, w0, L=1.0, mu=2.0)
+    with pytest.raises(ValueError, match="max_steps must be an integer"):
+        heavy_ball_minimise(f, w0, L=1.0, mu=1.0, max_steps=0)
+    with pytest.raises(ValueError, match="w0 must have 1 dimensions"):
+        lbfgs_minimise(f, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="grad_tol must be in"):
+        lbfgs_minimise(f, w0, grad_tol=0.0)
+    with pytest.raises(TypeError, match="objective must be callable"):
+        lbfgs_minimise(None, w0)
+    with pytest.raises(ValueError, match="history_size must be an integer"):
+        lbfgs_minimise(f, w0, history_size=0)
+
+
+# --- the chapter's problems ------------------------------------------------------------------
+def test_chapter_problems_are_fixed_and_reject_bad_seeds():
+    H, w_star, _, lam = wd_problem()
+    assert torch.equal(H, wd_problem()[0]) and torch.allclose(torch.linalg.eigvalsh(H), lam)
+    W, J = wd2_problem()
+    assert W.shape == (4, 3) and J(W).item() > 0
+    with pytest.raises(ValueError, match="seed must be an integer in"):
+        wd2_problem(seed=-1)
+
+
+# --- WD-5 --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "field, value",
+    [("hidden", 0), ("epochs", 0), ("lr", 0.0), ("alphas", ()), ("alphas", (0.1, 0.0)), ("grad_tol", -1.0),
+     ("batch_size", 0)],
+)
+def test_hessian_prediction_config_rejects_settings_out_of_range(field, value):
+    with pytest.raises(ValueError, match="alphas" if field == "alphas" else field):
+        HessianPredictionConfig(**{field: value})
+
+
+def test_hessian_prediction_config_rejects_a_non_integer_seed():
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        HessianPredictionConfig(seed=1.5)
+
+
+@pytest.mark.slow
+def test_quadratic_prediction_is_accurate_for_a_tiny_penalty():
+    r = predict_and_retrain(mnist1d(), HessianPredictionConfig(hidden=8, epochs=2, alphas=(1e-6, 1e-2)))
+    error = r.relative_error()
+    assert error[0] < 0.02  # the prediction is exact to first order in alpha
+    assert error[1] > error[0]
+    assert r.predicted.shape == r.retrained.shape == (2, 90)
+    assert (r.eigvals >= 0).all()
+
+
+def test_predict_and_retrain_rejects_bad_input():
+    regression, _ = polynomial_regression(10)
+    with pytest.raises(TypeError, match="data must be a classification Dataset"):
+        predict_and_retrain(regression)
+    with pytest.raises(TypeError, match="data must hold float64 inputs"):
+        predict_and_retrain(digits(dtype=torch.float32))
+    with pytest.raises(TypeError, match="config must be a HessianPredictionConfig"):
+        predict_and_retrain(digits(), TrainConfig())
+
+
+# --- WD-6 --------------------------------------------------------------------------------------
+def test_weight_decay_sweep_shrinks_the_weights_as_alpha_grows():
+    r = weight_decay_sweep(digits().subset(200), [0.0, 0.05, 0.5], num_seeds=2, sizes=(64, 16, 10),
+                           config=TrainConfig(epochs=5, batch_size=50))
+    assert r.test_accuracy.shape == r.weight_norm.shape == (3, 2)
+    assert (np.diff(r.weight_norm, axis=0) < 0).all()
+
+
+def test_weight_decay_sweep_rejects_bad_input():
+    data = digits().subset(50)
+    regression, _ = polynomial_regression(10)
+    with pytest.raises(TypeError, match="data must be a classification Dataset"):
+        weight_decay_sweep(regression, [0.0])
+    with pytest.raises(ValueError, match="alphas must list at least one"):
+        weight_decay_sweep(data, [])
+    with pytest.raises(ValueError, match=r"alphas\[1\] must be in"):
+        weight_decay_sweep(data, [0.0, -1.0])
+    with pytest.raises(ValueError, match="num_seeds must be an integer"):
+        weight_decay_sweep(data, [0.0], num_seeds=1)
+    with pytest.raises(ValueError, match="sizes must start with the input width 64"):
+        weight_decay_sweep(data, [0.0], sizes=(40, 8, 10))
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        weight_decay_sweep(data, [0.0], config="fast")
+
+
+# --- results -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("rid", ["WD-1", "WD-2", "WD-3", "WD-4"])
+def test_weight_decay_derivations_pass(rid):
+    check = get_result(rid).check()
+    assert check.passed, str(check)
+
+
+def test_adam_and_adamw_steps_differ_in_wd2():
+    check = get_result("WD-2").check()
+    adam_l2, adamw = check.analytic[2], check.analytic[3]
+    assert np.abs(adam_l2 - adamw).max() > 1e-2
+
+
+@pytest.mark.parametrize("rid", ["WD-5", "WD-6"])
+def test_weight_decay_experiments_are_registered_in_the_chapter(rid):
+    result = get_result(rid)
+    assert result.kind == "experiment" and result.chapter == "weight_decay"
