@@ -187,3 +187,17 @@ def test_per_member_transform_refuses_a_wrong_number_of_members():
 def test_bad_input_is_rejected_with_a_helpful_message(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_random_image_shift_rejects_negative_shift_and_non_tensors():
+    with pytest.raises(ValueError, match=r"max_shift must be an integer in \[0, inf\], but got -1"):
+        random_image_shift(torch.zeros(3, 64), max_shift=-1)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        random_image_shift([1.0], max_shift=1)
+
+
+def test_reverse_rejects_scalars_and_non_tensors():
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        reverse(torch.tensor(1.0))
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        reverse([1.0, 2.0])

@@ -232,3 +232,10 @@ def test_ece_is_zero_for_perfectly_calibrated_confident_predictions():
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_remove_weight_noise_rejects_a_non_module():
+    from reglab.noise import remove_weight_noise
+
+    with pytest.raises(TypeError, match="model must be an nn.Module"):
+        remove_weight_noise("model")
