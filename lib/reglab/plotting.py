@@ -1,6 +1,9 @@
 """Shared figure style and the helpers that make figures work on the static site."""
 from __future__ import annotations
 
+import re
+from html import escape
+
 import matplotlib
 import matplotlib.pyplot as plt
 
@@ -47,14 +50,19 @@ def use_book_style() -> None:
         pass
 
 
-def animation_html(anim, *, default_mode: str = "once"):
+def animation_html(anim, *, default_mode: str = "once", alt: str = "An animated figure; use the buttons below it to play, pause and step through the frames."):
     """An animation as self-contained HTML (frames embedded), so it plays on the static site.
+
+    matplotlib's player links a Font Awesome stylesheet from a third-party host; that link is
+    removed (the site's theme provides the icons) and the frame image gets ``alt`` text.
 
     Parameters
     ----------
     anim : matplotlib.animation.Animation
     default_mode : str
         ``"once"``, ``"loop"`` or ``"reflect"``.
+    alt : str
+        Alternative text of the frames for screen readers.
 
     Returns
     -------
@@ -64,6 +72,10 @@ def animation_html(anim, *, default_mode: str = "once"):
 
     if default_mode not in ("once", "loop", "reflect"):
         raise ValueError(f"default_mode must be one of 'once', 'loop', 'reflect', but got {default_mode!r}")
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError(f"alt must be a non-empty description of the animation, but got {alt!r}")
     html = anim.to_jshtml(default_mode=default_mode)
+    html = re.sub(r'<link rel="stylesheet"[^>]*font-awesome[^>]*>', "", html)
+    html = html.replace("<img ", f'<img alt="{escape(alt, quote=True)}" ', 1)
     plt.close(anim._fig)
     return HTML(html)

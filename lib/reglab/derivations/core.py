@@ -314,7 +314,8 @@ def ledger_markdown(rows: list[tuple[Result, Check | None]]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for result, check in rows:
-        chapter = f"[{result.chapter}](../{result.chapter}.ipynb)"
+        # A link in a rendered output is not resolved by Sphinx: point at the built page.
+        chapter = f"[{result.chapter}](../{result.chapter}.html)"
         if check is None:
             lines.append(f"| {result.id} | {cell(result.claim)} | {chapter} | experiment, measured in the chapter | | | | |")
             continue
