@@ -112,6 +112,7 @@ def notebook_rows() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "book"
         shutil.copytree(ROOT / "book", copy, ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+        shutil.copy(ROOT / "_toc.yml", Path(tmp) / "_toc.yml")  # the results ledger reads the chapter order
         for nb in find_notebooks([str(copy)]):
             m = execute(nb)
             rows.append({"notebook": nb.relative_to(copy).as_posix(), **m})
