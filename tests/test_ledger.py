@@ -43,8 +43,48 @@ def test_every_result_names_a_chapter_of_the_book():
         assert r.claim.strip(), f"{r.id} has no claim"
 
 
+PLANTED = [(r, name) for r in DERIVATIONS for name in r.planted]
+
+
 @pytest.mark.parametrize("result", DERIVATIONS, ids=lambda r: r.id)
-def test_derivation_check_passes(result):
-    check = result.check()
+def test_every_check_of_a_derivation_passes(result):
+    for check in result.checks():
+        assert check.id == result.id
+        check.assert_passed()
+
+
+@pytest.mark.parametrize("result", DERIVATIONS, ids=lambda r: r.id)
+def test_every_check_of_a_derivation_declares_a_planted_error(result):
+    for part in result.parts:
+        assert part.planted, f"{result.id} [{part.label}] declares no planted error: what mistake does it reject?"
+
+
+@pytest.mark.parametrize("result,name", PLANTED, ids=lambda x: x if isinstance(x, str) else x.id)
+def test_every_planted_error_is_rejected(result, name):
+    check = result.check(planted=name)
     assert check.id == result.id
-    check.assert_passed()
+    assert not check.passed, f"{result.id} passes with the planted error {name!r}: the check cannot tell\n{check}"
+
+
+def test_planted_errors_leave_no_trace():
+    # A planted run must not change what the honest run computes afterwards.
+    for result in DERIVATIONS[:5]:
+        before = [c.error_text() for c in result.checks()]
+        for name in result.planted:
+            result.check(planted=name)
+        assert [c.error_text() for c in result.checks()] == before
+
+
+@pytest.mark.parametrize("result", [r for r in RESULTS if r.kind == "experiment"], ids=lambda r: r.id)
+def test_every_experiment_states_its_expected_direction(result):
+    assert result.expected in ("increase", "decrease"), f"{result.id} states no expected direction"
+    assert result.measures, f"{result.id} does not say what its effect measures"
+
+
+def test_lecture_slips_say_where_they_stand_and_what_is_correct():
+    from reglab.derivations.core import errata
+
+    slips = errata()
+    assert len(slips) >= 4
+    for result, planted in slips:
+        assert planted.slip and planted.correct, (result.id, planted.name)

@@ -3,6 +3,34 @@
 A chapter imports exactly one of these modules (``from reglab.derivations import weight_decay``).
 :func:`ledger` lists every registered result of every chapter.
 """
-from .core import Check, CheckFailed, Result, compare, derivation, experiment, get_result, ledger
+from .core import (
+    Check,
+    CheckFailed,
+    Outcome,
+    Planted,
+    Result,
+    compare,
+    compare_mc,
+    derivation,
+    experiment,
+    get_result,
+    ledger,
+    record_outcome,
+    subcheck,
+)
 
-__all__ = ["Check", "CheckFailed", "Result", "compare", "derivation", "experiment", "get_result", "ledger"]
+__all__ = [
+    "Check",
+    "CheckFailed",
+    "Outcome",
+    "Planted",
+    "Result",
+    "compare",
+    "compare_mc",
+    "derivation",
+    "experiment",
+    "get_result",
+    "ledger",
+    "record_outcome",
+    "subcheck",
+]
