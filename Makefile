@@ -30,7 +30,6 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	bash tools/fetch_web_assets.sh
 	$(JB)
 	@echo "The site is in _build/html/index.html (open it, or run 'make serve')."
 

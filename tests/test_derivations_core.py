@@ -213,7 +213,8 @@ def test_ledger_markdown_lists_every_check_and_what_it_rejects():
     check = compare("T-11", 2.0, 2.0, atol=1e-9)
     part = Part("enumeration", lambda: check, (Planted("alpha*w", "wrong sign"),))
     rows = [(Result("T-11", "tests", "a claim with alpha*w | pipe", "derivation", (part,)), (check,))]
-    table = ledger_markdown(rows)
-    assert "| T-11 | a claim with alpha\\*w \\| pipe" in table and "| yes |" in table
-    assert "alpha\\*w" in table.splitlines()[-1].split("|")[-2]
+    table = ledger_markdown(rows, rejected={("T-11", "alpha*w"): True})
+    assert "| T-11 | a claim with alpha\\*w \\| pipe" in table and ": agree |" in table
+    assert "alpha\\*w (rejected)" in table.splitlines()[-1]
+    assert "NOT rejected" in ledger_markdown(rows, rejected={("T-11", "alpha*w"): False})
     assert isinstance(check, Check)

@@ -46,8 +46,10 @@ __all__ = [
     "format_number",
     "run_ledger",
     "ledger_markdown",
+    "run_planted",
     "outcomes_markdown",
     "errata",
+    "errata_markdown",
 ]
 
 # A difference this small relative to the values compared is floating-point rounding: its digits
@@ -766,11 +768,18 @@ def _cell(text) -> str:
     return text
 
 
-def ledger_markdown(rows: list[tuple[Result, tuple[Check, ...]]]) -> str:
-    """The derivations of the ledger as a Markdown table: one row per check of every ID."""
+def ledger_markdown(rows: list[tuple[Result, tuple[Check, ...]]], rejected: Mapping | None = None) -> str:
+    """The derivations of the ledger as a Markdown table: one row per check of every ID.
+
+    Parameters
+    ----------
+    rows : output of :func:`run_ledger`
+    rejected : dict of {(id, planted name): bool}, optional
+        Whether each planted error was seen to fail (from :func:`run_planted`); shown beside it.
+    """
     lines = [
-        "| ID | claim | check | analytic | computed | difference | pass | rejects |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| ID | claim | check | the two computations | rejects |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for result, checks in rows:
         if result.kind != "derivation":
@@ -778,18 +787,34 @@ def ledger_markdown(rows: list[tuple[Result, tuple[Check, ...]]]) -> str:
         for i, (part, check) in enumerate(zip(result.parts, checks)):
             s = check.summary()
             first = i == 0
-            chapter = f" ([{result.chapter}](../{result.chapter}.html))" if first else ""
-            rejects = "; ".join(_cell(p.name) + (" (lecture slip)" if p.slip else "") for p in part.planted) or "nothing declared"
-            lines.append(
-                f"| {result.id if first else ''} | {_cell(result.claim) + chapter if first else ''} | {_cell(part.label)} "
-                f"| {_cell(check.analytic_label)}: {_cell(s['analytic'])} | {_cell(check.empirical_label)}: {_cell(s['empirical'])} "
-                f"| {_cell(s['error'])}, tol {s['tolerance']} | {'yes' if s['passed'] else '**NO**'} | {rejects} |"
-            )
+            claim = f"{_cell(result.claim)} ([{result.chapter}](../{result.chapter}.html))" if first else ""
+            verdict = "agree" if s["passed"] else "**DISAGREE**"
+            numbers = (f"{_cell(check.analytic_label)}: {_cell(s['analytic'])}; {_cell(check.empirical_label)}: "
+                       f"{_cell(s['empirical'])}; difference {_cell(s['error'])}, tolerance {s['tolerance']}: {verdict}")
+            names = []
+            for p in part.planted:
+                mark = ""
+                if rejected is not None:
+                    mark = " (rejected)" if rejected.get((result.id, p.name)) else " (**NOT rejected**)"
+                names.append(_cell(p.name) + (", a lecture slip" if p.slip else "") + mark)
+            lines.append(f"| {result.id if first else ''} | {claim} | {_cell(part.label)} | {numbers} "
+                         f"| {'; '.join(names) or 'nothing declared'} |")
     return "\n".join(lines)
 
 
-def outcomes_markdown(results: list[Result], book_dir=None) -> str:
-    """The experiments of the ledger as a Markdown table, read from the chapters' stored outputs."""
+def run_planted(rows: list[tuple[Result, tuple[Check, ...]]]) -> dict[tuple[str, str], bool]:
+    """Run every planted error of every derivation: ``{(id, name): rejected}``."""
+    return {(r.id, name): not r.check(planted=name).passed
+            for r, _ in rows if r.kind == "derivation" for name in r.planted}
+
+
+def outcomes_markdown(results: list[Result], book_dir=None, *, glued: bool = True) -> str:
+    """The experiments of the ledger as a Markdown table, from the chapters' stored outputs.
+
+    With ``glued`` the numbers are MyST-NB glue roles (``{glue:text}`` with ``path::key``) that
+    paste them from the chapter at build time; every outcome is read once here all the same, so
+    a chapter without a recorded outcome is an error.
+    """
     lines = [
         "| ID | claim | measured effect | 95 % interval | seeds | verdict |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -798,10 +823,18 @@ def outcomes_markdown(results: list[Result], book_dir=None) -> str:
         if result.kind != "experiment":
             continue
         o = result.outcome(book_dir)
-        unit = f" {o.unit}" if o.unit else ""
+        unit = f" {_cell(o.unit)}" if o.unit else ""
+        if glued:
+            def g(key, fmt):
+                return f"{{glue:text}}`../{result.chapter}.ipynb::{result.id}:{key}:{fmt}`"
+            effect, low, high, seeds, verdict = (g("effect", "+.3g"), g("low", "+.3g"), g("high", "+.3g"),
+                                                 g("seeds", "d"), g("verdict", "s"))
+        else:
+            effect, low, high, seeds, verdict = (f"{o.effect:+.3g}", f"{o.low:+.3g}", f"{o.high:+.3g}",
+                                                 str(o.seeds), o.verdict)
         lines.append(
             f"| {result.id} | {_cell(result.claim)} ([{result.chapter}](../{result.chapter}.html)) "
-            f"| {_cell(o.measures)}: {o.effect:+.3g}{_cell(unit)} | [{o.low:+.3g}, {o.high:+.3g}] | {o.seeds} | {o.verdict} |"
+            f"| {_cell(o.measures)}: {effect}{unit} | [{low}, {high}] | {seeds} | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -809,3 +842,23 @@ def outcomes_markdown(results: list[Result], book_dir=None) -> str:
 def errata() -> list[tuple[Result, Planted]]:
     """Every planted error that is a slip of the lecture itself, with its result."""
     return [(r, p) for r in ledger() for p in r.planted_errors() if p.slip]
+
+
+def errata_markdown() -> str:
+    """The lecture's own slips, each with where it stands, the correct statement and its check.
+
+    Every slip is run as a planted error; the table shows what the check prints with it.
+    """
+    parts = []
+    for result, planted in errata():
+        check = result.check(planted=planted.name)
+        part = next(p for p in result.parts if planted in p.planted)
+        status = "rejected" if not check.passed else "**NOT rejected**"
+        parts.append(
+            f"| {result.id} ([{result.chapter}](../{result.chapter}.html)) | {_cell(planted.slip)} "
+            f"| {_cell(planted.description)} | {_cell(planted.correct)} "
+            f"| {_cell(part.label)}: {check.error_text()}, {status} |"
+        )
+    head = ["| result | where in the lecture | the slip | the correct statement | the check, with the slip made |",
+            "| --- | --- | --- | --- | --- |"]
+    return "\n".join(head + parts)
