@@ -91,3 +91,55 @@ def test_public_name_is_documented(name):
         return
     doc = inspect.getdoc(obj)
     assert doc and len(doc.split()) >= 5, f"{name} needs a docstring"
+
+
+# --- every public callable, fed nonsense for its required arguments --------------------------
+
+BAD_VALUES = {
+    "None": None,
+    "a string": "not a value",
+    "NaN": float("nan"),
+    "a negative integer": -3,
+    "a NaN tensor": "NAN_TENSOR",
+}
+
+
+def _required(obj) -> list[inspect.Parameter]:
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return []
+    return [p for p in sig.parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+WALK = [(name, label) for name in sorted(reglab.__all__)
+        if name not in NO_INPUT and callable(getattr(reglab, name)) and _required(getattr(reglab, name))
+        for label in BAD_VALUES]
+
+
+@pytest.mark.parametrize("name,label", WALK)
+def test_nonsense_is_rejected_at_the_entry_point_naming_the_argument(name, label):
+    import torch
+
+    obj = getattr(reglab, name)
+    params = _required(obj)
+    value = torch.full((3, 4), float("nan")) if BAD_VALUES[label] == "NAN_TENSOR" else BAD_VALUES[label]
+    args = [value for p in params if p.kind is not p.KEYWORD_ONLY]
+    kwargs = {p.name: value for p in params if p.kind is p.KEYWORD_ONLY}
+    if label == "a NaN tensor":
+        # Elementwise operations may propagate NaN (as torch's do); they must not fail from inside.
+        try:
+            obj(*args, **kwargs)
+        except (ValueError, TypeError) as exc:
+            info = pytest.ExceptionInfo.from_exception(exc)
+        else:
+            return
+    else:
+        with pytest.raises((ValueError, TypeError)) as info:
+            obj(*args, **kwargs)
+    message = str(info.value)
+    assert any(p.name in message for p in params), (
+        f"{name}({label} for {[p.name for p in params]}) raised {type(info.value).__name__}: "
+        f"{message!r}, which names none of the arguments"
+    )

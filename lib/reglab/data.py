@@ -42,6 +42,22 @@ class Dataset:
     num_classes: int
     name: str
 
+    def __post_init__(self):
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            value = getattr(self, name)
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, but got {type(value).__name__}")
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.dim() == 0 or y.dim() == 0 or x.shape[0] != y.shape[0]:
+                raise ValueError(
+                    f"x_{split} and y_{split} must hold the same number of examples, but got shapes "
+                    f"{tuple(x.shape)} and {tuple(y.shape)}"
+                )
+        check_int("num_classes", self.num_classes, low=0)
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, but got {type(self.name).__name__}")
+
     def __repr__(self) -> str:
         return (
             f"Dataset({self.name!r}: train {tuple(self.x_train.shape)}, test {tuple(self.x_test.shape)}, "

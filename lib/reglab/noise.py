@@ -88,7 +88,6 @@ def _selected(model: nn.Module, include_bias: bool) -> list[tuple[str, Tensor]]:
     return [(n, p) for n, p in model.named_parameters() if include_bias or not _is_bias(n, p)]
 
 
-@contextlib.contextmanager
 def perturbed_parameters(
     model: nn.Module, eta: float, *, include_bias: bool = True, generator: torch.Generator | None = None
 ):
@@ -122,9 +121,15 @@ def perturbed_parameters(
     >>> changed, torch.equal(net.weight, before)
     (True, True)
     """
+    # Checked here, at the call, not when the block is entered.
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
     eta = _check_eta(eta)
+    return _perturbed(model, eta, include_bias, generator)
+
+
+@contextlib.contextmanager
+def _perturbed(model: nn.Module, eta: float, include_bias: bool, generator):
     chosen = _selected(model, include_bias)
     saved = {n: p.detach().clone() for n, p in chosen}
     noise = {n: math.sqrt(eta) * torch.randn(p.shape, generator=generator, dtype=p.dtype) for n, p in chosen}

@@ -69,7 +69,10 @@ def animation_html(anim, *, default_mode: str = "once", alt: str = "An animated 
     IPython.display.HTML
     """
     from IPython.display import HTML
+    from matplotlib.animation import Animation
 
+    if not isinstance(anim, Animation):
+        raise TypeError(f"anim must be a matplotlib.animation.Animation, but got {type(anim).__name__}")
     if default_mode not in ("once", "loop", "reflect"):
         raise ValueError(f"default_mode must be one of 'once', 'loop', 'reflect', but got {default_mode!r}")
     if not isinstance(alt, str) or not alt.strip():

@@ -27,7 +27,12 @@ _ONE_THREAD_BELOW = 1 << 20
 
 
 def _as_list(activations, name: str) -> list[Tensor]:
-    tensors = [activations] if isinstance(activations, Tensor) else list(activations)
+    if isinstance(activations, Tensor):
+        tensors = [activations]
+    elif isinstance(activations, (list, tuple)):
+        tensors = list(activations)
+    else:
+        raise TypeError(f"{name} must be a Tensor or a list of Tensors, but got {type(activations).__name__}")
     if not tensors:
         raise ValueError(f"{name} must hold at least one tensor, but got none")
     for i, t in enumerate(tensors):

@@ -11,6 +11,15 @@ from ._validation import check_real
 __all__ = ["mean_ci", "format_ci"]
 
 
+def _as_values(values) -> np.ndarray:
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().double().numpy()
+    try:
+        return np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"values must be an array of numbers (one per seed), but got {type(values).__name__} {values!r:.60}") from exc
+
+
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
     """Mean and half-width of the Student-t confidence interval of the mean.
 
@@ -32,7 +41,7 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
     (2.0, 2.484)
     """
     confidence = check_real("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
-    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    a = _as_values(values)
     if a.size < 2:
         raise ValueError(f"values must hold at least 2 measurements, but got {a.size}")
     if not np.isfinite(a).all():
@@ -55,5 +64,6 @@ def format_ci(values, *, scale: float = 100.0, digits: int = 1, unit: str = " %"
     unit : str
         Appended to the text.
     """
-    m, h = mean_ci(np.asarray(values, dtype=np.float64) * scale)
+    scale = check_real("scale", scale)
+    m, h = mean_ci(_as_values(values) * scale)
     return f"{m:.{digits}f} ± {h:.{digits}f}{unit}"

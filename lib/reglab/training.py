@@ -273,6 +273,12 @@ class StackedLinear(nn.Module):
         return f"num_models={self.num_models}, in_features={self.in_features}, out_features={self.out_features}"
 
 
+def _as_sizes(name: str, sizes) -> list:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of layer widths such as (40, 100, 10), but got {sizes!r}")
+    return list(sizes)
+
+
 class StackedMLP(nn.Module):
     """``num_models`` independent multilayer perceptrons with ReLU, trained as one module.
 
@@ -300,7 +306,8 @@ class StackedMLP(nn.Module):
 
     def __init__(self, num_models: int, sizes: Sequence[int], *, seed: int = 0, dropout_keep: float | None = None, dtype=None):
         super().__init__()
-        sizes = list(sizes)
+        num_models = check_int("num_models", num_models, low=1)
+        sizes = _as_sizes("sizes", sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output width, but got {sizes}")
         for i, s in enumerate(sizes):
@@ -377,6 +384,10 @@ def evaluate_stacked(model: nn.Module, X: Tensor, y: Tensor, *, loss: str = "cro
     dict
         ``{"loss": Tensor (M,), "accuracy": Tensor (M,)}`` (accuracy only for classification).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module (e.g. a StackedMLP), but got {type(model).__name__}")
+    check_tensor("X", X)
+    check_tensor("y", y)
     check_choice("loss", loss, ("cross_entropy", "mse"))
     was_training = model.training
     model.eval()
