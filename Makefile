@@ -3,7 +3,7 @@
 #   make test     everything CI runs: library tests, nbval over every notebook, site build
 #   make outputs  re-execute notebooks in place (NB=book/x.ipynb for one) and record time/memory
 #   make bench    budgets measured side by side
-#   make reproducibility   nbval with 1 and with 2 threads against the same stored outputs
+#   make reproducibility   nbval with 1 and 2 threads and on the AVX2 and baseline CPU paths
 #   make serve    serve the built site on http://127.0.0.1:8000
 #   make clean    remove the build (and `make distclean` the .venv too)
 SHELL := /bin/bash
@@ -19,7 +19,7 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -o testpaths=book
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-.PHONY: help book test test-lib test-notebooks test-site outputs bench reproducibility serve clean distclean
+.PHONY: help book test test-lib test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
 
 help:
 	@sed -n '2,9p' Makefile
@@ -50,9 +50,22 @@ outputs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
 
-reproducibility: $(STAMP)
+# nbval against the same stored outputs on other machines' code paths, emulated here
+# (BOOK_SPEC 9): 1 and 2 threads; the AVX2 kernels of a common laptop or Binder node; the
+# baseline kernels with MKL's reproducible mode.
+reproducibility: repro-threads-1 repro-threads-2 repro-avx2 repro-baseline
+
+repro-threads-1: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) book
+
+repro-threads-2: $(STAMP)
 	OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 $(NBVAL) book
+
+repro-avx2: $(STAMP)
+	ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(NBVAL) book
+
+repro-baseline: $(STAMP)
+	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE $(NBVAL) book
 
 serve: book
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory _build/html

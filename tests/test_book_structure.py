@@ -126,3 +126,19 @@ def test_every_figure_has_a_caption_and_alt_text(path):
         alt = meta.get("image", {}).get("alt", "")
         first = _source(cell).splitlines()[0][:60]
         assert caption.strip() and alt.strip(), f"{path.name}: figure cell '{first}' needs mystnb figure caption and image alt"
+
+
+def test_binder_takes_the_cpu_wheel_and_the_same_pins():
+    # Binder reads binder/ instead of the root: its requirements must take the pins from
+    # requirements.txt (one place) and PyTorch from the CPU-only index, and its runtime agree.
+    binder = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    lines = [line.strip() for line in binder if line.strip() and not line.startswith("#")]
+    assert "-r ../requirements.txt" in lines, "binder/requirements.txt must include ../requirements.txt"
+    assert not [line for line in lines if "==" in line], "pins belong in requirements.txt only"
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    assert (ROOT / "binder" / "runtime.txt").read_text() == (ROOT / "runtime.txt").read_text()
+    pins = (ROOT / "requirements.txt").read_text()
+    assert "torch==" in pins
+    workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    assert "binder/requirements.txt" in workflow, "the Pages workflow installs what Binder installs"
+    assert "setup-node" not in workflow and "npm" not in workflow, "the site needs no npm"
