@@ -227,3 +227,55 @@ def test_transform_trains_stacked_models_through_fit_stacked():
 def test_invalid_transform_settings_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdversarialTransform(**kwargs)
+
+
+def test_attacks_leave_batchnorm_statistics_alone():
+    import torch
+    from torch import nn
+
+    from reglab import fgsm, pgd
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).double().train()
+    before = {n: b.clone() for n, b in model.named_buffers()}
+    x = torch.rand(16, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.zeros(16, dtype=torch.long)
+    fgsm(model, x, y, 0.1)
+    pgd(model, x, y, 0.1, step_size=0.05, steps=3, generator=torch.Generator().manual_seed(1))
+    for n, b in model.named_buffers():
+        assert torch.equal(b, before[n]), f"{n} changed"
+    model.eval()
+    fgsm(model, x, y, 0.1)  # eval mode: BatchNorm's buffers feed the backward pass
+
+
+def test_robust_accuracy_measures_in_eval_mode_and_restores_the_mode():
+    import torch
+    from torch import nn
+
+    from reglab import robust_accuracy
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.9), nn.Linear(8, 3)).double().train()
+    x = torch.rand(32, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = model.eval()(x).argmax(-1)
+    model.train()
+    assert robust_accuracy(model, x, y, 0.0).item() == 1.0  # dropout off while measuring
+    assert model.training
+
+
+def test_inputs_outside_clamp_are_rejected_so_attacks_stay_in_the_ball():
+    import pytest
+    import torch
+    from torch import nn
+
+    from reglab import fgsm, pgd, robust_accuracy
+
+    model = nn.Linear(3, 2).double()
+    x = torch.tensor([[1.2, 0.5, 0.5]], dtype=torch.float64)
+    y = torch.zeros(1, dtype=torch.long)
+    for attack in (lambda: fgsm(model, x, y, 0.1, clamp=(0, 1)),
+                   lambda: pgd(model, x, y, 0.1, step_size=0.05, steps=2, clamp=(0, 1)),
+                   lambda: robust_accuracy(model, x, y, 0.0, clamp=(0, 1))):
+        with pytest.raises(ValueError, match=r"x must lie within clamp=\(0, 1\)"):
+            attack()
+    inside = torch.tensor([[1.0, 0.0, 0.5]], dtype=torch.float64)
+    adv = pgd(model, inside, y, 0.1, step_size=0.05, steps=5, clamp=(0, 1), generator=torch.Generator().manual_seed(0))
+    assert (adv - inside).abs().max() <= 0.1 + 1e-12 and adv.min() >= 0 and adv.max() <= 1

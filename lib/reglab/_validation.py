@@ -58,9 +58,16 @@ def check_tensor(name: str, value, *, ndim=None, floating: bool = False, finite:
             raise ValueError(f"{name} must have {want} dimensions, but got shape {tuple(value.shape)}")
     if floating and not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, but got dtype {value.dtype}")
-    if finite and value.is_floating_point() and not torch.isfinite(value).all():
+    if finite and value.is_floating_point() and not all_finite(value):
         raise ValueError(f"{name} must contain only finite values, but it contains NaN or inf")
     return value
+
+
+def all_finite(value: torch.Tensor) -> bool:
+    """Whether every value is finite; a meta tensor (shape only, no values) counts as finite."""
+    if value.device.type == "meta":
+        return True
+    return bool(torch.isfinite(value).all())
 
 
 def check_choice(name: str, value, choices) -> str:
@@ -69,3 +76,37 @@ def check_choice(name: str, value, choices) -> str:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {options}, but got {value!r}")
     return value
+
+
+def check_generator(name: str, generator) -> None:
+    """``generator`` is None or a torch.Generator."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, but got {type(generator).__name__}")
+
+
+def _draw_device(like: torch.Tensor, generator):
+    # A generator draws on its own device; without one, draw where the data lives. Drawing on
+    # the generator's device and moving keeps a CPU generator's stream the same for any device.
+    return generator.device if generator is not None else like.device
+
+
+def randn_like_device(shape, *, like: torch.Tensor, generator=None, dtype=None) -> torch.Tensor:
+    """Standard normal draws of ``shape`` on ``like``'s device, in ``dtype`` (default ``like``'s)."""
+    check_generator("generator", generator)
+    dtype = like.dtype if dtype is None else dtype
+    return torch.randn(shape, generator=generator, dtype=dtype, device=_draw_device(like, generator)).to(like.device)
+
+
+def rand_like_device(shape, *, like: torch.Tensor, generator=None, dtype=None) -> torch.Tensor:
+    """Uniform [0, 1) draws of ``shape`` on ``like``'s device, in ``dtype`` (default ``like``'s)."""
+    check_generator("generator", generator)
+    dtype = like.dtype if dtype is None else dtype
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    return torch.rand(shape, generator=generator, dtype=dtype, device=_draw_device(like, generator)).to(like.device)
+
+
+def randint_like_device(low: int, high: int, shape, *, like: torch.Tensor, generator=None) -> torch.Tensor:
+    """Integers uniform in [low, high) of ``shape`` (int64) on ``like``'s device."""
+    check_generator("generator", generator)
+    return torch.randint(low, high, shape, generator=generator, device=_draw_device(like, generator)).to(like.device)

@@ -53,6 +53,13 @@ def _prepare(model, x, y, eps, clamp):
     clamp = _check_clamp(clamp)
     check_tensor("x", x, floating=True, finite=True)
     check_tensor("y", y)
+    if clamp is not None and x.device.type != "meta" and x.numel():
+        lo, hi = float(x.min()), float(x.max())
+        if lo < clamp[0] or hi > clamp[1]:
+            # Otherwise clipping to the valid range could move the result out of the eps-ball.
+            raise ValueError(
+                f"x must lie within clamp=({clamp[0]:g}, {clamp[1]:g}), but its values range from {lo:g} to {hi:g}"
+            )
     members = getattr(model, "num_models", None)
     if isinstance(members, int) and x.dim() == 2:
         x = x.unsqueeze(0).expand(members, -1, -1)
@@ -67,15 +74,34 @@ def _default_loss(out: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(out.reshape(-1, out.shape[-1]), target.reshape(-1), reduction="sum")
 
 
+def _buffers(model) -> dict[str, Tensor]:
+    return {n: b.detach().clone() for n, b in model.named_buffers()} if isinstance(model, nn.Module) else {}
+
+
+def _restore(model, saved: dict[str, Tensor]) -> None:
+    if saved:
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                b.copy_(saved[n])
+
+
 def _input_gradient(model, x: Tensor, y: Tensor, loss_fn: LossFn | None) -> Tensor:
-    """Gradient of the loss with respect to the input only (parameters' .grad untouched)."""
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        out = model(x)
-        loss = (loss_fn or _default_loss)(out, y)
-        if loss.dim() != 0:
-            raise ValueError(f"loss_fn must return a scalar, but returned shape {tuple(loss.shape)}")
-        (grad,) = torch.autograd.grad(loss, x)
+    """Gradient of the loss with respect to the input only (parameters' .grad untouched).
+
+    The model's buffers (BatchNorm running statistics) are restored afterwards: an attack in
+    training mode must not change the model it attacks.
+    """
+    saved = _buffers(model)
+    try:
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            out = model(x)
+            loss = (loss_fn or _default_loss)(out, y)
+            if loss.dim() != 0:
+                raise ValueError(f"loss_fn must return a scalar, but returned shape {tuple(loss.shape)}")
+            (grad,) = torch.autograd.grad(loss, x)
+    finally:  # after the backward pass, which may need the buffers as they were
+        _restore(model, saved)
     return grad
 
 
@@ -90,7 +116,8 @@ def fgsm(model, x: Tensor, y: Tensor, eps: float, *, loss_fn: LossFn | None = No
     ----------
     model : nn.Module or callable
         Maps x to logits: (b, d) -> (b, k), or (M, b, d) -> (M, b, k) for a stacked model.
-        Used in its current mode (call ``model.eval()`` first to attack the test-time model).
+        Used in its current mode (call ``model.eval()`` first to attack the test-time model);
+        its buffers (BatchNorm running statistics) are left as they were.
     x : float Tensor of shape (b, d) or (M, b, d)
         Clean inputs. A stacked model (one with ``num_models``) given a shared batch (b, d)
         is attacked member by member and the result has shape (M, b, d).
@@ -245,8 +272,17 @@ def robust_accuracy(
     else:
         signs = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) < 0.5
         x_adv = _clip(x + eps * (2 * signs.to(x.dtype) - 1), clamp)
-    with torch.no_grad():
-        return accuracy(model(x_adv), y)
+    # Measured in eval mode (as evaluate_stacked does), the model's mode restored afterwards;
+    # the attack itself runs in the mode the model is in.
+    was_training = getattr(model, "training", None)
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        with torch.no_grad():
+            return accuracy(model(x_adv), y)
+    finally:
+        if isinstance(model, nn.Module):
+            model.train(was_training)
 
 
 class AdversarialTransform:

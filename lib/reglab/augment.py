@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._validation import check_int, check_real, check_tensor
+from ._validation import all_finite, check_int, check_real, check_tensor, rand_like_device, randint_like_device, randn_like_device
 
 __all__ = [
     "shift_signals",
@@ -91,7 +91,8 @@ def shift_signals(x: Tensor, shifts, *, mode: str = "circular") -> Tensor:
     if shifts.is_floating_point() or shifts.dtype == torch.bool:
         raise TypeError(f"shifts must be integers, but got dtype {shifts.dtype}")
     shifts = shifts.expand(x.shape[:-1]).unsqueeze(-1)
-    source = torch.arange(L) - shifts  # sample t of the output comes from t - shift
+    shifts = shifts.to(x.device)
+    source = torch.arange(L, device=x.device) - shifts  # sample t of the output comes from t - shift
     if mode == "circular":
         return torch.gather(x, -1, source.remainder(L).expand(x.shape))
     inside = (source >= 0) & (source < L)
@@ -129,7 +130,7 @@ def random_shift(
     """
     _check_batch("x", x)
     max_shift = check_int("max_shift", max_shift, low=0)
-    shifts = torch.randint(-max_shift, max_shift + 1, x.shape[:-1], generator=generator)
+    shifts = randint_like_device(-max_shift, max_shift + 1, x.shape[:-1], like=x, generator=generator)
     return shift_signals(x, shifts, mode=mode)
 
 
@@ -165,7 +166,7 @@ def random_scale(
     high = check_real("high", high, low=0.0, low_open=True)
     if high < low:
         raise ValueError(f"high must be >= low, but got low={low} and high={high}")
-    u = torch.rand(_per_example(x), generator=generator, dtype=x.dtype)
+    u = rand_like_device(_per_example(x), like=x, generator=generator)
     return x * (low + (high - low) * u)
 
 
@@ -193,8 +194,8 @@ def random_ramp(x: Tensor, *, max_slope: float, generator: torch.Generator | Non
     """
     _check_batch("x", x)
     max_slope = check_real("max_slope", max_slope, low=0.0)
-    c = (2 * torch.rand(_per_example(x), generator=generator, dtype=x.dtype) - 1) * max_slope
-    t = torch.linspace(-0.5, 0.5, x.shape[-1], dtype=x.dtype)
+    c = (2 * rand_like_device(_per_example(x), like=x, generator=generator) - 1) * max_slope
+    t = torch.linspace(-0.5, 0.5, x.shape[-1], dtype=x.dtype, device=x.device)
     return x + c * t
 
 
@@ -283,8 +284,9 @@ def shift_images(x: Tensor, rows, cols, *, image_shape: Sequence[int] = (8, 8)) 
     for name, s in (("rows", rows), ("cols", cols)):
         if s.is_floating_point() or s.dtype == torch.bool:
             raise TypeError(f"{name} must be integers, but got dtype {s.dtype}")
-    r = torch.arange(h).view(1, h, 1) - rows
-    c = torch.arange(w).view(1, 1, w) - cols
+    rows, cols = rows.to(x.device), cols.to(x.device)
+    r = torch.arange(h, device=x.device).view(1, h, 1) - rows
+    c = torch.arange(w, device=x.device).view(1, 1, w) - cols
     inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
     flat = (r.clamp(0, h - 1) * w + c.clamp(0, w - 1)).expand(imgs.shape[0], h, w).reshape(imgs.shape[0], -1)
     out = torch.gather(imgs.reshape(imgs.shape[0], -1), 1, flat) * inside.reshape(inside.shape[0], -1)
@@ -318,8 +320,8 @@ def random_image_shift(
     """
     _as_images("x", x, image_shape)
     max_shift = check_int("max_shift", max_shift, low=0)
-    rows = torch.randint(-max_shift, max_shift + 1, x.shape[:-1], generator=generator)
-    cols = torch.randint(-max_shift, max_shift + 1, x.shape[:-1], generator=generator)
+    rows = randint_like_device(-max_shift, max_shift + 1, x.shape[:-1], like=x, generator=generator)
+    cols = randint_like_device(-max_shift, max_shift + 1, x.shape[:-1], like=x, generator=generator)
     return shift_images(x, rows, cols, image_shape=image_shape)
 
 
@@ -349,8 +351,8 @@ def rotate_images(x: Tensor, degrees, *, image_shape: Sequence[int] = (8, 8)) ->
     True
     """
     imgs, (h, w) = _as_images("x", x, image_shape)
-    degrees = torch.as_tensor(degrees, dtype=x.dtype)
-    if not torch.isfinite(degrees).all():
+    degrees = torch.as_tensor(degrees, dtype=x.dtype, device=x.device)
+    if not all_finite(degrees):
         raise ValueError("degrees must be finite, but some are NaN or inf")
     theta = torch.deg2rad(degrees.expand(x.shape[:-1]).reshape(-1))
     cos, sin = torch.cos(theta), torch.sin(theta)
@@ -396,7 +398,7 @@ def random_rotation(
     """
     _as_images("x", x, image_shape)
     max_degrees = check_real("max_degrees", max_degrees, low=0.0, high=180.0)
-    angles = (2 * torch.rand(x.shape[:-1], generator=generator, dtype=x.dtype) - 1) * max_degrees
+    angles = (2 * rand_like_device(x.shape[:-1], like=x, generator=generator) - 1) * max_degrees
     return rotate_images(x, angles, image_shape=image_shape)
 
 
@@ -454,7 +456,7 @@ def apply_randomly(
         raise TypeError(f"fn must be callable, but got {type(fn).__name__}")
     _check_batch("x", x)
     prob = check_real("prob", prob, low=0.0, high=1.0)
-    chosen = torch.rand(_per_example(x), generator=generator) < prob
+    chosen = rand_like_device(_per_example(x), like=x, generator=generator, dtype=torch.get_default_dtype()) < prob
     return torch.where(chosen, fn(x), x)
 
 

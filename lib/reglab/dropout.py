@@ -91,7 +91,11 @@ def dropout(
         return x if scaling == "inverted" or keep_prob == 1.0 else x * keep_prob
     if keep_prob == 1.0:
         return x
-    mask = torch.empty_like(x).bernoulli_(keep_prob, generator=generator)
+    if generator is None or generator.device == x.device:
+        mask = torch.empty_like(x).bernoulli_(keep_prob, generator=generator)
+    else:  # a generator draws on its own device (a CPU generator for a CUDA tensor, say)
+        mask = torch.empty(x.shape, dtype=x.dtype, device=generator.device).bernoulli_(keep_prob, generator=generator)
+        mask = mask.to(x.device)
     if scaling == "inverted":
         mask.div_(keep_prob)
     return x * mask
@@ -158,8 +162,13 @@ def enumerate_masks(n: int, *, dtype: torch.dtype = torch.float64) -> Tensor:
     [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
     """
     n = check_int("n", n, low=0, high=MAX_ENUMERATED_UNITS)
-    codes = torch.arange(2**n).unsqueeze(1)
-    shifts = torch.arange(n - 1, -1, -1)
+    return _masks(n, 0, 2**n, dtype=dtype, device=None)
+
+
+def _masks(n: int, start: int, stop: int, *, dtype, device) -> Tensor:
+    """Rows ``start .. stop - 1`` of :func:`enumerate_masks` (only these are built)."""
+    codes = torch.arange(start, stop, device=device).unsqueeze(1)
+    shifts = torch.arange(n - 1, -1, -1, device=device)
     return ((codes >> shifts) & 1).to(dtype)
 
 
@@ -189,7 +198,7 @@ def mask_probabilities(masks: Tensor, keep_prob: float) -> Tensor:
     kept = masks.to(torch.float64).sum(1)
     dropped = masks.shape[1] - kept
     # 0**0 = 1 makes keep_prob = 1 give probability one to the all-ones mask.
-    keep = torch.tensor(keep_prob, dtype=torch.float64)
+    keep = torch.tensor(keep_prob, dtype=torch.float64, device=masks.device)
     return torch.float_power(keep, kept) * torch.float_power(1 - keep, dropped)
 
 
@@ -201,6 +210,7 @@ def ensemble_mean(
     mean: str = "arithmetic",
     chunk_size: int = 4096,
     dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
 ) -> Tensor:
     """Exact average of a network's output over all ``2**num_units`` dropout masks.
 
@@ -220,6 +230,8 @@ def ensemble_mean(
         Masks evaluated per call of ``fn`` (bounds the memory).
     dtype : torch.dtype
         Dtype of the masks passed to ``fn`` and of the result.
+    device : torch.device, optional
+        Device of the masks passed to ``fn`` (that of the network; default CPU).
 
     Returns
     -------
@@ -243,17 +255,19 @@ def ensemble_mean(
     keep_prob = _check_keep_prob(keep_prob)
     check_choice("mean", mean, _MEANS)
     chunk_size = check_int("chunk_size", chunk_size, low=1)
-    masks = enumerate_masks(num_units, dtype=dtype)
-    probs = mask_probabilities(masks, keep_prob).to(dtype)
     total = None
-    for start in range(0, masks.shape[0], chunk_size):
-        out = fn(masks[start : start + chunk_size])
-        if not isinstance(out, Tensor) or out.dim() == 0 or out.shape[0] != min(chunk_size, masks.shape[0] - start):
+    count = 2**num_units
+    # Masks are built one chunk at a time, so memory is bounded by chunk_size, not 2**n.
+    for start in range(0, count, chunk_size):
+        masks = _masks(num_units, start, min(start + chunk_size, count), dtype=dtype, device=device)
+        probs = mask_probabilities(masks, keep_prob).to(dtype)
+        out = fn(masks)
+        if not isinstance(out, Tensor) or out.dim() == 0 or out.shape[0] != masks.shape[0]:
             raise ValueError("fn(masks) must return a Tensor with one row per mask")
         out = out.to(dtype)
         if mean == "geometric":
             out = torch.log(out)
-        part = torch.tensordot(probs[start : start + chunk_size], out, dims=1)
+        part = torch.tensordot(probs, out, dims=1)
         total = part if total is None else total + part
     if mean == "geometric":
         return torch.softmax(total, dim=-1)

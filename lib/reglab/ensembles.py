@@ -106,7 +106,7 @@ def out_of_bag_mask(indices: Tensor, n: int) -> Tensor:
             f"indices must lie in [0, {n - 1}] for n = {n}, but got values from "
             f"{indices.min().item()} to {indices.max().item()}"
         )
-    counts = torch.zeros(indices.shape[0], n, dtype=torch.long)
+    counts = torch.zeros(indices.shape[0], n, dtype=torch.long, device=indices.device)
     counts.scatter_add_(1, indices, torch.ones_like(indices))
     return counts == 0
 

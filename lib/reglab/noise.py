@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from ._validation import check_int, check_real, check_tensor
+from ._validation import check_int, check_real, check_tensor, rand_like_device, randint_like_device, randn_like_device
 
 __all__ = [
     "add_gaussian_noise",
@@ -71,7 +71,7 @@ def add_gaussian_noise(x: Tensor, sigma: float, *, generator: torch.Generator | 
     """
     check_tensor("x", x, floating=True)
     sigma = check_real("sigma", sigma, low=0.0)
-    return x + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return x + sigma * randn_like_device(x.shape, like=x, generator=generator)
 
 
 # ----------------------------------------------------------------------------- weights
@@ -132,7 +132,7 @@ def perturbed_parameters(
 def _perturbed(model: nn.Module, eta: float, include_bias: bool, generator):
     chosen = _selected(model, include_bias)
     saved = {n: p.detach().clone() for n, p in chosen}
-    noise = {n: math.sqrt(eta) * torch.randn(p.shape, generator=generator, dtype=p.dtype) for n, p in chosen}
+    noise = {n: math.sqrt(eta) * randn_like_device(p.shape, like=p, generator=generator) for n, p in chosen}
     try:
         with torch.no_grad():
             for n, p in chosen:
@@ -215,7 +215,7 @@ def perturbed_outputs(
         for start in range(0, draws, chunk_size):
             s = min(chunk_size, draws - start)
             z = {
-                n: torch.randn((s, *p.shape), generator=generator, dtype=p.dtype)
+                n: randn_like_device((s, *p.shape), like=p, generator=generator)
                 for n, p in params.items()  # in parameter order, so draws are reproducible
                 if n in noisy
             }
@@ -275,7 +275,7 @@ class WeightNoise(nn.Module):
                     f"but the parameter has shape {tuple(weight.shape)}"
                 )
             std = std.view(-1, *([1] * (weight.dim() - 1)))
-        return weight + std * torch.randn(weight.shape, generator=self.generator, dtype=weight.dtype)
+        return weight + std * randn_like_device(weight.shape, like=weight, generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"eta={self.eta.tolist()}"
@@ -380,9 +380,9 @@ def corrupt_labels(
     num_classes = check_int("num_classes", num_classes, low=2)
     _check_labels(labels, num_classes)
     prob = check_real("prob", prob, low=0.0, high=1.0)
-    flip = torch.rand(labels.shape, generator=generator) < prob
+    flip = rand_like_device(labels.shape, like=labels, generator=generator, dtype=torch.get_default_dtype()) < prob
     # An offset in 1..k-1 added modulo k gives each of the other classes with probability 1/(k-1).
-    offset = torch.randint(1, num_classes, labels.shape, generator=generator)
+    offset = randint_like_device(1, num_classes, labels.shape, like=labels, generator=generator)
     return torch.where(flip, (labels + offset) % num_classes, labels)
 
 
@@ -395,7 +395,7 @@ def _check_eps(eps, name: str = "eps"):
     return check_real(name, eps, low=0.0, high=1.0, high_open=True)
 
 
-def smooth_labels(labels: Tensor, num_classes: int, eps: float) -> Tensor:
+def smooth_labels(labels: Tensor, num_classes: int, eps: float, *, dtype: torch.dtype = torch.float64) -> Tensor:
     """Smoothed one-hot targets: 1 - eps for the labelled class, eps/(k-1) for each other class.
 
     Parameters
@@ -405,10 +405,13 @@ def smooth_labels(labels: Tensor, num_classes: int, eps: float) -> Tensor:
         k.
     eps : float in [0, 1)
         Probability that a recorded label is wrong (the lecture's epsilon; not a learning rate).
+    dtype : floating torch.dtype
+        Of the targets. float64 by default (labels carry no dtype to follow, and the chapter's
+        closed forms compare in float64); pass the model's dtype, e.g. ``logits.dtype``, to train.
 
     Returns
     -------
-    Tensor of shape (n, k), float64
+    Tensor of shape (n, k), on the device of ``labels``
         Rows sum to one.
 
     Notes
@@ -426,7 +429,9 @@ def smooth_labels(labels: Tensor, num_classes: int, eps: float) -> Tensor:
     num_classes = check_int("num_classes", num_classes, low=2)
     _check_labels(labels, num_classes)
     eps = check_real("eps", eps, low=0.0, high=1.0, high_open=True)
-    onehot = F.one_hot(labels, num_classes).to(torch.float64)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, but got {dtype!r}")
+    onehot = F.one_hot(labels, num_classes).to(dtype)
     return onehot * (1.0 - eps) + (1.0 - onehot) * (eps / (num_classes - 1))
 
 
@@ -481,7 +486,13 @@ def smoothed_cross_entropy(logits: Tensor, labels: Tensor, eps, *, reduction: st
     logp = logits - logits.logsumexp(-1, keepdim=True)  # log-softmax, computed stably
     true = -torch.gather(logp, -1, labels.expand(logits.shape[:-1]).unsqueeze(-1)).squeeze(-1)
     others = -logp.sum(-1) - true
-    per_example = (1 - eps) * true + eps / (k - 1) * others
+    # With eps = 0 the other classes carry no weight: a masked (-inf) logit must not turn 0 * inf
+    # into NaN, as F.cross_entropy does not.
+    if isinstance(eps, Tensor):
+        spread = torch.where(eps > 0, eps / (k - 1) * others, torch.zeros_like(others))
+    else:
+        spread = eps / (k - 1) * others if eps > 0 else torch.zeros_like(others)
+    per_example = (1 - eps) * true + spread
     return per_example.mean(-1) if reduction == "mean" else per_example
 
 

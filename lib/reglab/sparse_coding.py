@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_int, check_real, check_tensor
+from ._validation import check_int, check_real, check_tensor, randn_like_device
 
 __all__ = ["activation_l1", "ActivationL1", "fraction_inactive", "omp", "learn_dictionary"]
 
@@ -348,7 +348,7 @@ def learn_dictionary(
         )
     iterations = check_int("iterations", iterations, low=1)
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-    W = X[torch.randperm(n, generator=g)[:m]].T.clone()
+    W = X[torch.randperm(n, generator=g)[:m].to(X.device)].T.clone()
     W = _unit_columns(W, g)
     errors = []
     for _ in range(iterations):
@@ -368,7 +368,7 @@ def _unit_columns(W: Tensor, g: torch.Generator) -> Tensor:
     norms = W.norm(dim=0)
     dead = norms <= torch.finfo(W.dtype).eps
     if bool(dead.any()):
-        W[:, dead] = torch.randn(W.shape[0], int(dead.sum()), generator=g, dtype=W.dtype)
+        W[:, dead] = randn_like_device((W.shape[0], int(dead.sum())), like=W, generator=g)
         norms = W.norm(dim=0)
     return W / norms
 
@@ -389,15 +389,16 @@ def _batch_omp(W: Tensor, X: Tensor, k: int, tol: float | None) -> Tensor:
     gram = W.T @ W
     corr0 = X @ W  # W^T x
     alpha = corr0  # W^T r, r the current residual
-    rows = torch.arange(n)
-    proj = torch.zeros(n, k, m, dtype=W.dtype)  # C = Q^T W, one row per chosen atom
-    z = torch.zeros(n, k, dtype=W.dtype)  # Q^T x
-    L = torch.zeros(n, k, k, dtype=W.dtype)
-    idx = torch.zeros(n, k, dtype=torch.long)  # chosen atoms (0 with coefficient 0 once stopped)
-    chosen = torch.zeros(n, m, dtype=torch.bool)
+    dev = W.device
+    rows = torch.arange(n, device=dev)
+    proj = torch.zeros(n, k, m, dtype=W.dtype, device=dev)  # C = Q^T W, one row per chosen atom
+    z = torch.zeros(n, k, dtype=W.dtype, device=dev)  # Q^T x
+    L = torch.zeros(n, k, k, dtype=W.dtype, device=dev)
+    idx = torch.zeros(n, k, dtype=torch.long, device=dev)  # chosen atoms (0 with coefficient 0 once stopped)
+    chosen = torch.zeros(n, m, dtype=torch.bool, device=dev)
     energy = X.pow(2).sum(1)  # squared residual norm, ||x||^2 - ||z||^2
     tiny = 100 * eps * energy.sqrt()  # a residual this orthogonal to every atom is exhausted
-    active = torch.ones(n, dtype=torch.bool)
+    active = torch.ones(n, dtype=torch.bool, device=dev)
     if tol is not None:
         active &= energy > tol
     steps = 0
@@ -426,4 +427,4 @@ def _batch_omp(W: Tensor, X: Tensor, k: int, tol: float | None) -> Tensor:
             active &= energy > tol
     Lt = L[:, :steps, :steps].transpose(1, 2)
     coef = torch.linalg.solve_triangular(Lt, z[:, :steps].unsqueeze(-1), upper=True).squeeze(-1)
-    return torch.zeros(n, m, dtype=W.dtype).scatter_add_(1, idx[:, :steps], coef)
+    return torch.zeros(n, m, dtype=W.dtype, device=dev).scatter_add_(1, idx[:, :steps], coef)

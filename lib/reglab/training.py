@@ -205,7 +205,7 @@ def fit(
     n = X.shape[0]
     for epoch in range(config.epochs):
         model.train()
-        order = torch.randperm(n, generator=gen)
+        order = torch.randperm(n, generator=gen).to(X.device)
         total = 0.0
         for start in range(0, n, config.batch_size):
             idx = order[start : start + config.batch_size]
@@ -466,12 +466,14 @@ def fit_stacked(
     if keep_best and val is None:
         raise ValueError("keep_best needs val=(X_val, y_val) to decide which parameters are best")
     decay = weight_decay if weight_decay is not None else config.weight_decay
+    dev = X.device  # everything the loop creates lives with the data (CPU or CUDA)
     decay = torch.as_tensor(decay, dtype=torch.float64).expand(M).clone()
     if torch.isnan(decay).any() or (decay < 0).any():
         raise ValueError(f"weight_decay must be >= 0 for every member, but got {decay.tolist()}")
     if member_indices is None:
-        member_indices = torch.arange(X.shape[0]).expand(M, -1)
+        member_indices = torch.arange(X.shape[0], device=dev).expand(M, -1)
     check_tensor("member_indices", member_indices, ndim=2)
+    member_indices = member_indices.to(dev)
     if member_indices.shape[0] != M:
         raise ValueError(f"member_indices must have {M} rows (one per member), but got {member_indices.shape[0]}")
     if config.optimizer == "adamw":
@@ -481,16 +483,17 @@ def fit_stacked(
     opt = _make_optimizer(model.parameters(), config)
     history = History()
     n_m = member_indices.shape[1]
-    best_loss = torch.full((M,), float("inf"), dtype=torch.float64)
-    best_epoch = torch.zeros(M, dtype=torch.long)
+    best_loss = torch.full((M,), float("inf"), dtype=torch.float64, device=dev)
+    best_epoch = torch.zeros(M, dtype=torch.long, device=dev)
     best_state = copy.deepcopy(model.state_dict()) if keep_best else None
-    rows = torch.arange(M).unsqueeze(1)
+    rows = torch.arange(M, device=dev).unsqueeze(1)
     bar = _Progress(f"training {M} members for {config.epochs} epochs", config.epochs, progress)
     for epoch in range(config.epochs):
         bar.update(epoch + 1)
         model.train()
-        order = torch.argsort(torch.rand(M, n_m, generator=gen), dim=1)
-        total = torch.zeros(M, dtype=torch.float64)
+        # The CPU generator draws the order (the same on every device), then it moves.
+        order = torch.argsort(torch.rand(M, n_m, generator=gen), dim=1).to(dev)
+        total = torch.zeros(M, dtype=torch.float64, device=dev)
         for start in range(0, n_m, config.batch_size):
             idx = member_indices[rows, order[:, start : start + config.batch_size]]
             xb, yb = X[idx], y[idx]
@@ -500,7 +503,7 @@ def fit_stacked(
             per_member = _loss(config.loss, out, yb)
             objective = per_member
             if bool((decay > 0).any()):
-                objective = objective + decay.to(out.dtype) * model.member_l2()
+                objective = objective + decay.to(device=out.device, dtype=out.dtype) * model.member_l2()
             if extra_loss is not None:
                 objective = objective + extra_loss(model, xb, yb, out)
             opt.zero_grad()
@@ -518,7 +521,7 @@ def fit_stacked(
             if keep_best:
                 better = vloss < best_loss
                 best_loss = torch.where(better, vloss, best_loss)
-                best_epoch = torch.where(better, torch.tensor(epoch + 1), best_epoch)
+                best_epoch = torch.where(better, torch.tensor(epoch + 1, device=dev), best_epoch)
                 state = model.state_dict()
                 for name, value in state.items():
                     if value.dim() and value.shape[0] == M:
