@@ -196,15 +196,28 @@ def test_experiment_verdict_follows_the_interval():
         experiment("T-17", chapter="_tests", claim="c", expected="up")
 
 
-def test_outcome_is_read_back_from_the_stored_outputs(tmp_path):
+def test_outcome_is_read_back_from_the_stored_outputs(tmp_path, monkeypatch):
+    # record_outcome glues through MyST-NB; capture what it would store in the notebook.
+    import myst_nb
+    import nbformat
+
     experiment("T-18", chapter="_tests_nb", claim="c", expected="decrease", measures="error", unit="")
-    out = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "T-18:outcome", "mime_prefix": ""}},
-           "data": {"application/json": {"id": "T-18", "effect": -0.1, "low": -0.2, "high": -0.05, "seeds": 5,
-                                         "unit": "", "expected": "decrease", "measures": "error", "verdict": "supported"}}}
-    nb = {"cells": [{"cell_type": "code", "outputs": [out], "source": "", "metadata": {}}]}
-    (tmp_path / "_tests_nb.ipynb").write_text(json.dumps(nb))
+    stored = []
+
+    def fake_display(data, raw=False, metadata=None):
+        stored.append({"output_type": "display_data", "data": data, "metadata": metadata})
+
+    monkeypatch.setattr("myst_nb.ext.glue.ipy_display", fake_display)
+    core.record_outcome("T-18", effect=-0.1, low=-0.2, high=-0.05, seeds=5, display=False)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.from_dict(o) for o in stored]
+    nb.cells = [cell]
+    nbformat.validate(nb)  # the stored record must be a valid notebook output
+    nbformat.write(nb, tmp_path / "_tests_nb.ipynb")
     o = core.get_result("T-18").outcome(tmp_path)
     assert (o.effect, o.low, o.high, o.seeds, o.verdict) == (-0.1, -0.2, -0.05, 5, "supported")
+    assert myst_nb
 
 
 def test_ledger_markdown_lists_every_check_and_what_it_rejects():

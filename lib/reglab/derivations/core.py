@@ -14,6 +14,7 @@ derivations module of its chapter.
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import json
@@ -443,11 +444,15 @@ class Outcome:
         positive = self.low > 0
         return "supported" if positive == (self.expected == "increase") else "contradicted"
 
-    def text(self) -> str:
+    def text(self, width: int = 80) -> str:
+        """The outcome in words, wrapped to ``width`` columns."""
+        import textwrap
+
         unit = f" {self.unit}" if self.unit else ""
-        return (f"{self.id}: {self.measures + ' = ' if self.measures else ''}{self.effect:+.3g}{unit}, "
-                f"95 % interval [{self.low:+.3g}, {self.high:+.3g}] over {self.seeds} seeds "
-                f"(expected: {self.expected}): {self.verdict}")
+        sentence = (f"{self.id}: {self.measures + ' = ' if self.measures else ''}{self.effect:+.3g}{unit}, "
+                    f"95 % interval [{self.low:+.3g}, {self.high:+.3g}] over {self.seeds} seeds "
+                    f"(expected: {self.expected}): {self.verdict}")
+        return "\n".join(textwrap.wrap(sentence, width, subsequent_indent="    "))
 
     def __str__(self) -> str:
         return self.text()
@@ -529,8 +534,11 @@ class Result:
         key = f"{self.id}:outcome"
         for cell in nb["cells"]:
             for out in cell.get("outputs", []):
-                if out.get("metadata", {}).get("scrapbook", {}).get("name") == key:
-                    data = out["data"]["application/json"]
+                scrap = out.get("metadata", {}).get("scrapbook", {})
+                if scrap.get("name") == key:
+                    text = out["data"][scrap.get("mime_prefix", "") + "text/plain"]
+                    text = "".join(text) if isinstance(text, list) else text
+                    data = json.loads(ast.literal_eval(text))
                     return Outcome(**{k: data[k] for k in ("id", "effect", "low", "high", "seeds", "unit", "expected", "measures")})
         raise LookupError(f"{path.name} has no stored outcome of {self.id}: run record_outcome({self.id!r}, ...) in it")
 
@@ -651,19 +659,6 @@ def experiment(id: str, *, chapter: str, claim: str, expected: str = "", measure
     return result
 
 
-class _JsonRecord:
-    """A glued value whose text/plain is the outcome sentence and application/json its fields."""
-
-    def __init__(self, outcome: Outcome):
-        self._outcome = outcome
-
-    def __repr__(self) -> str:
-        return self._outcome.text()
-
-    def _repr_json_(self):
-        return self._outcome.as_dict()
-
-
 def _round(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
@@ -707,7 +702,9 @@ def record_outcome(id: str, *, per_seed=None, effect=None, low=None, high=None, 
     except ImportError:  # the library works without the book's tools
         glue = None
     if glue is not None:
-        glue(f"{id}:outcome", _JsonRecord(outcome), display=False)
+        # The record is a JSON string (a glued text/plain value): notebook formats accept it under
+        # MyST-NB's record prefix, and Result.outcome() parses it back.
+        glue(f"{id}:outcome", json.dumps(outcome.as_dict(), sort_keys=True), display=False)
         for key in ("effect", "low", "high"):
             glue(f"{id}:{key}", getattr(outcome, key), display=False)
         glue(f"{id}:seeds", outcome.seeds, display=False)
