@@ -11,6 +11,14 @@
 from __future__ import annotations
 
 _MODE_FIX = 'if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }'
+# 4. pydata-sphinx-theme's collapsible navigation has <summary> elements holding only an icon, so
+#    screen readers announce nothing (axe-core: summary-name). They get a name.
+_SUMMARY_NAMES = (
+    'document.addEventListener("DOMContentLoaded", () => {'
+    ' document.querySelectorAll("summary").forEach(s => {'
+    ' if (!s.textContent.trim() && !s.getAttribute("aria-label"))'
+    ' s.setAttribute("aria-label", "Show or hide the pages of this section"); }); });'
+)
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -30,7 +38,17 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+def _add_static(app):
+    from pathlib import Path
+
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
 def setup(app):
     app.add_js_file(None, body=_MODE_FIX, priority=1)
+    app.add_js_file(None, body=_SUMMARY_NAMES)
+    # 3. The book's own CSS overrides (_ext/static/reglab.css), each explained there.
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("reglab.css", priority=900)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -3,18 +3,17 @@
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import linprog
-
-from reglab.derivations import ledger
+from reglab.derivations import get_result, ledger
 from reglab.derivations.adversarial_training import (
     check_adv1,
     check_adv1_growth,
     check_adv5,
     growth_table,
     linear_fgsm_shift,
-    transfer_matrix,
     vertex_max_shift,
 )
+from reglab.experiments.adversarial_training import transfer_matrix
+from scipy.optimize import linprog
 
 
 def test_linear_fgsm_shift_is_eps_times_l1_norm_per_row():
@@ -89,3 +88,30 @@ def test_ledger_lists_the_chapter_results():
     ids = {r.id: r.kind for r in ledger() if r.chapter == "adversarial_training"}
     assert {"ADV-1", "ADV-5"} <= {i for i, k in ids.items() if k == "derivation"}
     assert {"ADV-2", "ADV-3", "ADV-4"} <= {i for i, k in ids.items() if k == "experiment"}
+
+
+def test_growth_is_a_subcheck_of_adv1_and_uses_each_dimensions_standard_error():
+    result = get_result("ADV-1")
+    assert [p.label for p in result.parts] == ["vertices and fgsm()", "growth with d (LP solver)"]
+    table = growth_table(dims=(4, 64, 1024), total=4096)
+    assert table["lp_stderr"].shape == (3,)
+    # eps * d * sd(|w|) / sqrt(total): the standard error grows with d, one per entry
+    assert (np.diff(table["lp_stderr"]) > 0).all()
+
+
+@pytest.mark.parametrize("name", ["eps·‖w‖₂", "eps·‖w‖∞", "x - eps·sign", "E|w| = 1", "grows like sqrt(d)"])
+def test_adv1_rejects_its_planted_errors(name):
+    # In the first edition no mistake was ever tried: the wrong norm, or FGSM stepping
+    # against the gradient, would not have been noticed.
+    assert not get_result("ADV-1").check(planted=name).passed
+
+
+@pytest.mark.parametrize("name", ["eps·‖w‖₂", "x - eps·sign"])
+def test_adv5_rejects_its_planted_errors(name):
+    assert not get_result("ADV-5").check(planted=name).passed
+
+
+def test_experiments_state_direction_and_unit():
+    for rid, direction in (("ADV-2", "decrease"), ("ADV-3", "increase"), ("ADV-4", "increase")):
+        result = get_result(rid)
+        assert result.expected == direction and result.unit == "points" and result.measures

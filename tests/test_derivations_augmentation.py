@@ -85,3 +85,23 @@ def test_simulation_tells_the_right_penalty_from_one_without_the_factor_n():
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_every_check_and_planted_error_of_aug2():
+    result = get_result("AUG-2")
+    assert [p.label for p in result.parts] == ["SymPy, exact", "Monte Carlo"]
+    for check in result.checks():
+        check.assert_passed()
+    for name in result.planted:
+        assert not result.check(planted=name).passed, name
+
+
+def test_the_missing_factor_n_is_rejected_exactly():
+    check = aug.check_input_noise_exact(planted=aug.MISSING_N)
+    assert not check.passed and check.error > 1
+
+
+def test_experiments_state_direction_and_measure():
+    for rid, direction in (("AUG-1", "decrease"), ("AUG-3", "increase")):
+        r = get_result(rid)
+        assert r.expected == direction and r.measures and r.unit == "points"

@@ -6,16 +6,25 @@ import pytest
 import sympy as sp
 import torch
 
-from reglab.derivations import get_result
+from reglab.derivations import bagging, compare, get_result
 from reglab.derivations.bagging import (
     bootstrap_fraction,
     check_bag1,
+    check_bag1_bracket,
+    check_bag1_curve,
+    check_bag1_sympy,
     check_bag2,
+    check_bag2_enumeration,
+    check_bag2_monte_carlo,
     check_bag3,
+    check_bag3_inequality,
     correlated_errors,
     ensemble_mse,
     symbolic_ensemble_mse,
 )
+
+CHECKERS = [check_bag1, check_bag1_sympy, check_bag1_bracket, check_bag1_curve, check_bag2,
+            check_bag2_enumeration, check_bag2_monte_carlo, check_bag3, check_bag3_inequality]
 
 
 @pytest.mark.parametrize("v, c, k", [(1.0, 0.0, 1), (2.0, 0.5, 4), (3.0, -0.5, 7), (0.7, 0.7, 10)])
@@ -98,22 +107,73 @@ def test_bootstrap_fraction_values_and_limit():
         bootstrap_fraction(0)
 
 
-@pytest.mark.parametrize("checker", [check_bag1, check_bag2, check_bag3])
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda f: f.__name__)
 def test_bag_checks_pass_and_are_registered(checker):
     check = checker()
     check.assert_passed()
     result = get_result(check.id)
     assert result.chapter == "bagging" and result.kind == "derivation"
+    assert checker in [part.checker for part in result.parts]
+
+
+def test_every_comparison_goes_through_the_core():
+    # The private comparison that built Check objects by hand is gone.
+    assert not hasattr(bagging, "_compare_entries")
 
 
 def test_bag3_reports_the_smallest_gap():
     check = check_bag3()
     assert check.empirical.min() >= -1e-12
-    assert "Smallest gap: 0" in check.note
+    assert "smallest gap 0" in check.note
+
+
+@pytest.mark.parametrize(
+    "checker, planted",
+    [
+        (check_bag1, "v/k + c(k-1)/k^2"),
+        (check_bag1_sympy, "cross terms counted once"),
+        (check_bag1_bracket, "no expectation around the bracket"),
+        (check_bag1_curve, "decreases linearly with ensemble size"),
+        (check_bag2, "1/e for 1 - 1/e"),
+        (check_bag2_enumeration, "1 - 1/e at every n"),
+        (check_bag2_monte_carlo, "1 - 1/n"),
+        (check_bag3, "spread with 1/(k-1)"),
+        (check_bag3_inequality, "at least as well as any of its members"),
+    ],
+)
+def test_each_check_rejects_its_planted_error(checker, planted):
+    assert not checker(planted=planted).passed
+
+
+def test_the_lectures_slips_are_marked_with_where_they_stand():
+    slips = {p.name: p for rid in ("BAG-1", "BAG-3") for p in get_result(rid).planted_errors() if p.slip}
+    assert set(slips) == {"no expectation around the bracket", "decreases linearly with ensemble size",
+                          "at least as well as any of its members"}
+    assert "Error decreases linearly with ensemble size" in slips["decreases linearly with ensemble size"].slip
+    assert "1/k" in slips["decreases linearly with ensemble size"].correct
+
+
+def test_linear_reading_passed_the_old_limits_only_check():
+    # The old BAG-1 checked the formula at points (k, c/v) only; a straight line through the
+    # error at k = 1 and k = 20 agrees with the formula at both ends, so only the curve in k
+    # (every k from 1 to 20) can reject "decreases linearly".
+    v, c = 1.0, 0.25
+    ends = np.array([ensemble_mse(v, c, 1), ensemble_mse(v, c, 20)])
+    line = ends[0] + (ends[1] - ends[0]) * np.array([0.0, 1.0])
+    assert compare("BAG-1", ends, line, atol=1e-12).passed
+    assert not check_bag1_curve(planted="decreases linearly with ensemble size").passed
+
+
+def test_monte_carlo_tolerances_are_per_entry():
+    # n = 10 has a much larger standard error than n = 4000: one tolerance for all would be
+    # the largest of them.
+    check = check_bag2_monte_carlo()
+    assert check.passed and "its own standard error" in check.note
 
 
 def test_bag4_is_an_experiment_of_the_chapter():
     result = get_result("BAG-4")
     assert result.kind == "experiment" and result.chapter == "bagging"
+    assert result.expected == "increase" and result.unit == "points" and result.measures
     with pytest.raises(ValueError, match="BAG-4 is an experiment"):
         result.check()

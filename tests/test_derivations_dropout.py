@@ -1,10 +1,13 @@
 """Tests of reglab.derivations.dropout: closed forms, their checks and bad input."""
+import math
+
 import pytest
 import sympy as sp
 import torch
 
+from reglab.derivations import compare, get_result
 from reglab.derivations import dropout as d
-from reglab.derivations import get_result
+from reglab.derivations.core import bonferroni_z
 
 DT = torch.float64
 
@@ -72,11 +75,93 @@ def test_weight_scaling_gap_vanishes_at_keep_prob_one_and_not_below():
     assert d.weight_scaling_gap(0.5)["gap"] > 0.05
 
 
-def test_nonlinear_gap_check_reports_gap_beyond_monte_carlo_tolerance():
-    check = d.check_nonlinear_gap(0.5, draws=50_000)
-    check.assert_passed()
-    gap = d.weight_scaling_gap(0.5)["gap"]
-    assert gap > 3 * check.tolerance
+def test_weight_scaling_gap_is_small_against_the_spread_of_the_sub_networks():
+    measured = d.weight_scaling_gap(0.6)
+    assert measured["spread"].shape == (3, 2)
+    assert 0 < measured["gap_over_spread"] < 0.5
+
+
+def test_nonlinear_gap_is_asserted_beyond_the_monte_carlo_tolerance():
+    d.check_nonlinear_gap_size().assert_passed()
+    assert not d.check_nonlinear_gap_size(planted="E[f(r)] taken as f(E[r])").passed
+    assert not d.check_nonlinear_gap(planted="weight scaling taken as the ensemble mean").passed
+
+
+def test_keep_probability_slightly_off_is_rejected_and_passed_the_old_check():
+    # DO-1 used to apply the largest standard error (of the keep frequency) to every entry:
+    # masks drawn at keep 0.803 instead of 0.8 passed. With each entry's own standard error
+    # they fail.
+    planted = d.check_masks_bernoulli(planted="keep 0.803 for 0.8")
+    assert not planted.passed
+    g = torch.Generator().manual_seed(1)
+    masks = d.dropout(torch.ones(100_000, 8, dtype=DT), 0.803, scaling="test-time", generator=g)
+    pmf = torch.tensor([math.comb(8, j) * 0.8**j * 0.2 ** (8 - j) for j in range(9)], dtype=DT)
+    expected = torch.cat([torch.tensor([0.8], dtype=DT), pmf])
+    counts = torch.bincount(masks.sum(1).long(), minlength=9).to(DT) / 100_000
+    empirical = torch.cat([masks.mean().reshape(1), counts])
+    largest_se = float((pmf * (1 - pmf) / 100_000).sqrt().max())
+    assert compare("DO-1", expected, empirical, atol=bonferroni_z(10, 0.999) * largest_se).passed
+
+
+def test_drop_probability_as_keep_is_rejected():
+    assert not d.check_masks_bernoulli(planted="PyTorch's drop probability taken as keep").passed
+
+
+def test_torch_convention_is_checked_draw_for_draw():
+    # nn.Dropout(p=0.7) where p=0.3 is meant has the right mean in its own terms (which let the
+    # old mean-only DO-4 pass); draw for draw and by keep frequency it is caught.
+    d.check_torch_draw_for_draw().assert_passed()
+    assert not d.check_torch_draw_for_draw(planted="nn.Dropout(p=0.7) for keep 0.7").passed
+    d.check_torch_keep_frequency().assert_passed()
+    assert not d.check_torch_keep_frequency(planted="torch's p read as keep probability").passed
+
+
+def test_torch_checks_leave_the_global_generator_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    d.check_torch_draw_for_draw()
+    d.check_torch_keep_frequency()
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize(
+    "rid, labels",
+    [
+        ("DO-3", ["enumeration vs Monte Carlo", f"gap > {d.GAP_FACTOR} x Monte Carlo tolerance"]),
+        ("DO-4", ["mean training output vs eval output", "torch.nn.Dropout(p) draw for draw",
+                  "torch.nn.Dropout(p) keeps with probability 1 - p"]),
+        ("DO-5", ["enumeration of all 2^12 masks", "SymPy expectation", "Monte Carlo, X 20x5",
+                  "the derivation step by step"]),
+        ("DO-6", ["normal equations of the enumerated loss", "scikit-learn Ridge for w~ = p w*",
+                  "SGD with dropout, both scalings"]),
+    ],
+)
+def test_every_check_that_ran_in_the_notebook_is_registered(rid, labels):
+    assert [part.label for part in get_result(rid).parts] == labels
+
+
+@pytest.mark.parametrize(
+    "checker, planted",
+    [
+        (d.check_objective, "p^2 for p(1-p)"),
+        (d.check_objective_symbolic, "(1-p) alone for p(1-p)"),
+        (d.check_ridge_sklearn, "p/(1-p) for (1-p)/p"),
+        (d.check_linear_layer, "weights scaled by 1 - p"),
+        (d.check_softmax_geometric_mean, "arithmetic mean"),
+    ],
+)
+def test_planted_errors_of_the_closed_forms_are_rejected(checker, planted):
+    assert not checker(planted=planted).passed
+
+
+def test_sgd_check_rejects_inverted_dropout_training_w_star():
+    assert not d.ridge_sgd(0.6, chains=12, steps=2500, planted="inverted dropout trains w*").passed
+
+
+def test_experiments_state_their_direction():
+    assert get_result("DO-7").expected == "increase" and get_result("DO-7").unit == "points"
+    assert get_result("DO-8").expected == "decrease" and get_result("DO-8").measures
 
 
 def test_closed_forms_reject_bad_input():
@@ -110,3 +195,12 @@ def test_helpers_reject_bad_input():
         d.weight_scaling_gap(1.5)
     with pytest.raises(ValueError, match=r"N must be an integer in \[1, 4\]"):
         d.objective_symbolic(5, 2)
+
+
+def test_the_lectures_slips_are_rejected_and_say_where_they_stand():
+    slips = {p.name: p for rid in ("DO-1", "DO-6") for p in get_result(rid).planted_errors() if p.slip}
+    assert set(slips) == {"one mask entry per layer", "weight cost scaled down by Gamma"}
+    assert 'slide "With Dropout"' in slips["one mask entry per layer"].slip
+    assert "scales down weight cost" in slips["weight cost scaled down by Gamma"].slip
+    assert not d.check_masks_bernoulli(planted="one mask entry per layer").passed
+    assert not d.check_ridge_sklearn(planted="weight cost scaled down by Gamma").passed

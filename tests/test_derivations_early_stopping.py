@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-
 from reglab.data import quadratic_problem
 from reglab.derivations import early_stopping as es
 from reglab.derivations.core import ledger
@@ -131,6 +130,31 @@ def test_checks_pass(check):
     assert result.passed, str(result)
 
 
+def test_es2_l2_half_is_registered_and_rejects_a_zero_factor():
+    from reglab.derivations import get_result
+
+    result = get_result("ES-2")
+    assert [p.label for p in result.parts] == ["trajectory", "L2 approximation"]
+    # The first edition allowed one scalar atol (the largest bound) for all three factors, so it
+    # passed with the smallest GD factor set to 0; per-direction bounds reject it.
+    for name in ("smallest factor set to 0", "alpha = tau*eps", "exponent tau-1 in the factor", "exponent tau-1 for tau"):
+        assert not result.check(planted=name).passed, name
+
+
+def test_es2_agreement_needs_tau_eps_lambda_small_not_eps_lambda():
+    lam = torch.tensor([0.3], dtype=torch.float64)
+    table = es.shrink_factor_table(lam, 0.01, 1000)  # eps*lambda = 0.003 but tau*eps*lambda = 3
+    assert table["eps_lambda"][0] < 0.01 and abs(table["difference"][0]) > 0.19
+
+
+def test_es1_rejects_the_last_parameters_and_an_off_by_one_patience():
+    from reglab.derivations import get_result
+
+    result = get_result("ES-1")
+    for name in ("last parameters returned", "patience off by one"):
+        assert not result.check(planted=name).passed, name
+
+
 def test_es1_real_model_overfits_and_stops_early():
     _, _, info = es._es1_real()
     losses = info["val_loss"]
@@ -141,5 +165,5 @@ def test_es1_real_model_overfits_and_stops_early():
 def test_ledger_lists_every_result_of_the_chapter():
     results = {r.id: r for r in ledger() if r.chapter == "early_stopping"}
     assert sorted(results) == ["ES-1", "ES-2", "ES-3"]
-    assert results["ES-3"].kind == "experiment"
+    assert results["ES-3"].kind == "experiment" and results["ES-3"].expected == "increase"
     assert results["ES-1"].check().passed and results["ES-2"].check().passed

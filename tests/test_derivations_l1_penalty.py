@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import Lasso
-
-from reglab import soft_threshold
+from reglab import l1_step, soft_threshold
 from reglab.derivations import l1_penalty as l1
 from reglab.derivations.core import ledger
+from sklearn.linear_model import Lasso
 
 F64 = torch.float64
 
@@ -97,7 +96,7 @@ def test_subgradient_descent_never_lands_on_zero_and_proximal_does():
     sub = l1.subgradient_descent(torch.diag(h), w_star, 0.5, steps=500, lr=0.01, w0=w_star)
     prox = l1.proximal_gradient(torch.diag(h), w_star, 0.5, steps=500, lr=0.01, w0=w_star)
     assert not (sub[1:, 0] == 0).any()
-    assert sub[-50:, 0].abs().max() <= 0.01 * (0.5 + 1.0 * 0.1) + 1e-15  # oscillates in a band of width eps(alpha + h|w*|)
+    assert sub[-50:, 0].abs().max() <= 0.01 * (0.5 + 1.0 * 0.1) + 1e-15  # largest excursion eps(alpha + h|w*|)
     assert prox[-1, 0] == 0.0 and (prox[-100:, 0] == 0).all()
 
 
@@ -157,15 +156,52 @@ def test_map_alpha_values_and_bad_input():
 
 @pytest.mark.parametrize(
     "check",
-    [l1.check_l1_1, l1.check_l1_2, l1.check_l1_2_ista, l1.check_l1_2_sympy, l1.check_l1_3, l1.check_l1_4, l1.check_l1_5],
+    [l1.check_l1_1, l1.check_l1_2, l1.check_l1_2_ista, l1.check_l1_2_sympy, l1.check_l1_3, l1.check_l1_4,
+     l1.check_l1_4_band, l1.check_l1_4_sign_changes, l1.check_l1_4_l2, l1.check_l1_5],
 )
 def test_checks_pass(check):
     result = check()
     assert result.passed, str(result)
 
 
+def test_l1_2_registers_brute_force_ista_and_sympy():
+    result = ledger_result("L1-2")
+    assert [p.label for p in result.parts] == ["brute force", "ISTA", "SymPy"]
+    assert "alpha*H_ii for alpha/H_ii" in result.planted
+    assert not result.check(planted="alpha*H_ii for alpha/H_ii").passed
+
+
+def test_l1_4_fails_without_the_penalty_which_the_old_count_of_zeros_did_not():
+    result = ledger_result("L1-4")
+    assert [p.label for p in result.parts] == [
+        "proximal: exact zeros", "subgradient: band", "subgradient: sign changes", "L2: no zeros"]
+    # The first edition counted exact zeros only: with the penalty removed from l1_step and
+    # weight_decay_step the counts (0 and 0) did not change. Now each removal fails.
+    for name in ("penalty removed from the update", "decay removed from weight_decay_step",
+                 "threshold removed from the proximal step"):
+        assert not result.check(planted=name).passed, name
+
+
+def test_subgradient_band_is_invariant_and_has_width_two_eps_alpha():
+    h = torch.tensor([0.5, 1.0], dtype=F64)
+    w_star = torch.tensor([0.2, -0.05], dtype=F64)
+    band = l1.subgradient_band(w_star, h, 0.5, 0.05)
+    torch.testing.assert_close(2 * band["half_width"], torch.full((2,), 2 * 0.05 * 0.5, dtype=F64))
+    lo, hi = band["centre"] - band["half_width"], band["centre"] + band["half_width"]
+    v = torch.linspace(0, 1, 2001, dtype=F64)[:, None] * (hi - lo) + lo  # the whole band
+    after = torch.stack([l1_step(row, h * (row - w_star), lr=0.05, alpha=0.5) for row in v])
+    assert bool(((after >= lo - 1e-15) & (after <= hi + 1e-15)).all())
+    assert band["max_run"].tolist() == [2.0, 2.0]
+
+
 def test_ledger_lists_every_result_of_the_chapter():
     results = {r.id: r for r in ledger() if r.chapter == "l1_penalty"}
     assert sorted(results) == ["L1-1", "L1-2", "L1-3", "L1-4", "L1-5", "L1-6"]
-    assert results["L1-6"].kind == "experiment"
+    assert results["L1-6"].kind == "experiment" and results["L1-6"].expected == "increase"
     assert all(results[i].kind == "derivation" for i in ["L1-1", "L1-2", "L1-3", "L1-4", "L1-5"])
+
+
+def ledger_result(rid):
+    from reglab.derivations import get_result
+
+    return get_result(rid)

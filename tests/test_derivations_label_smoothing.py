@@ -10,6 +10,9 @@ from reglab.derivations import get_result
 from reglab.derivations import label_smoothing as ls
 from reglab.noise import smooth_labels, smoothed_cross_entropy
 
+# The old LS-1 tolerance: this many standard errors (99.9 %), at the largest variance, for every entry.
+ls_Z_999 = 3.2905
+
 
 def test_results_are_registered_in_the_chapter():
     for rid in ("LS-1", "LS-2", "LS-3"):
@@ -81,3 +84,48 @@ def test_gap_path_converges_with_smoothing_and_keeps_growing_without():
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_each_frequency_has_its_own_standard_error():
+    # With the largest binomial standard error applied to every entry (the old check), PyTorch's
+    # eps/k on the wrong classes passed: its difference, eps/(k-1) - eps/k, is below that
+    # tolerance. Each entry's own standard error rejects it.
+    from reglab.derivations.core import bonferroni_z
+
+    eps, k, draws = 0.1, 10, 400000
+    old_tolerance = ls_Z_999 * math.sqrt(max(q * (1 - q) for q in (1 - eps, eps / (k - 1))) / draws)
+    assert eps / (k - 1) - eps / k < old_tolerance
+    check = ls.check_targets(planted=ls.TORCH_TARGET)
+    assert not check.passed
+    assert check.tolerance < eps / (k - 1) - eps / k
+    assert check.tolerance == pytest.approx(bonferroni_z(k, 0.999) * math.sqrt(eps / (k - 1) * (1 - eps / (k - 1)) / draws), rel=0.05)
+
+
+
+def test_every_check_and_planted_error_of_the_chapter():
+    for rid in ("LS-1", "LS-2", "LS-3"):
+        result = get_result(rid)
+        assert len(result.parts) == 2
+        for check in result.checks():
+            check.assert_passed()
+        for name in result.planted:
+            assert not result.check(planted=name).passed, (rid, name)
+
+
+def test_the_slides_eight_entry_vector_is_a_lecture_slip_and_is_rejected():
+    slips = [p for p in get_result("LS-1").planted_errors() if p.slip]
+    assert [p.name for p in slips] == [ls.SLIDE_VECTOR]
+    assert "Smooth Labels" in slips[0].slip and "[0 0 0 0 0 1 0 0]" in slips[0].slip
+    check = ls.check_lecture_example(planted=ls.SLIDE_VECTOR)
+    assert not check.passed
+    assert check.empirical[0] == 10 and check.analytic[0] == 8
+
+
+def test_unsmoothed_gap_grows_like_log_t():
+    check = ls.check_unbounded_gap()
+    check.assert_passed()
+    assert not ls.check_unbounded_gap(planted=ls.GAP_SETTLES).passed
+
+
+def test_gap_without_k_minus_1_is_rejected():
+    assert not ls.check_finite_logits(planted=ls.NO_K_MINUS_1).passed

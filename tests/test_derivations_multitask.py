@@ -1,18 +1,14 @@
-"""Tests of reglab.derivations.multitask: MT-1 task makers and sweep, MT-2 soft sharing."""
+"""Tests of reglab.derivations.multitask: MT-2 soft sharing, and the registered experiments."""
 import pytest
 import torch
 
-from reglab import TrainConfig, digits
 from reglab.derivations import get_result, ledger
 from reglab.derivations.multitask import (
-    TaskData,
     check_soft_sharing_closed_form,
-    check_soft_sharing_limits,
-    class_partition_tasks,
+    check_soft_sharing_large_lambda,
+    check_soft_sharing_small_lambda,
     pooled_fit,
     separate_fits,
-    shared_representation_tasks,
-    shared_vs_separate,
     soft_sharing_solution,
     solve_soft_sharing_iteratively,
     two_related_regressions,
@@ -23,8 +19,10 @@ D = torch.float64
 
 def test_results_registered_in_the_ledger():
     ids = {r.id: r for r in ledger() if r.chapter == "multitask"}
-    assert set(ids) == {"MT-1", "MT-2"}
-    assert ids["MT-1"].kind == "experiment" and ids["MT-2"].kind == "derivation"
+    assert set(ids) == {"MT-1", "MT-2", "MT-3"}
+    assert ids["MT-2"].kind == "derivation"
+    for rid in ("MT-1", "MT-3"):
+        assert ids[rid].kind == "experiment" and ids[rid].expected == "increase" and ids[rid].measures
 
 
 def test_mt2_check_passes_from_the_ledger():
@@ -32,9 +30,27 @@ def test_mt2_check_passes_from_the_ledger():
     assert check.passed, str(check)
 
 
-def test_limits_pass():
-    for check in check_soft_sharing_limits():
+def test_both_limits_are_registered_checks_of_mt2():
+    # The limits used to run only in the chapter: the ledger now runs them too.
+    labels = [part.label for part in get_result("MT-2").parts]
+    assert labels == ["block system vs conjugate gradients", "limit lam -> 0: separate fits",
+                      "limit lam -> inf: pooled fit"]
+    for check in get_result("MT-2").checks():
         assert check.passed, str(check)
+
+
+@pytest.mark.parametrize("planted", ["average of separate fits", "limits swapped (lam -> 0)",
+                                     "limits swapped (lam -> inf)", "penalty gradient without 2",
+                                     "penalty on one model only"])
+def test_planted_errors_of_mt2_are_rejected(planted):
+    # "average of separate fits" passed before the limits were registered: nothing checked them.
+    assert not get_result("MT-2").check(planted=planted).passed
+
+
+def test_limit_checks_compare_against_lstsq():
+    small, large = check_soft_sharing_small_lambda(), check_soft_sharing_large_lambda()
+    assert small.passed and large.passed
+    assert small.error < 1e-6 and large.error < 1e-6
 
 
 def test_soft_sharing_solution_matches_scipy_minimize():
@@ -71,52 +87,6 @@ def test_iterative_solver_agrees_at_zero_penalty_with_separate_fits():
     assert pooled_fit(*problem).shape == (3,)
 
 
-def _teacher_directions(n, seed):
-    """Rank 1 without noise: y_t = v_t relu(u.x) is linear, v_t u.x, where y_t != 0.
-
-    Least squares on those rows recovers v_t u for every task: unit vectors, shape (T, d).
-    """
-    tasks = shared_representation_tasks(1, 3, n, dim=6, rank=1, noise=0.0, n_test=60, seed=seed)
-    out = []
-    for t in range(3):
-        x, y = tasks.x_test[0, t], tasks.y_test[0, t, :, 0]
-        active = y.abs() > 1e-12
-        coef = torch.linalg.lstsq(x[active], y[active].unsqueeze(1)).solution[:, 0]
-        out.append(coef / coef.norm())
-    return torch.stack(out)
-
-
-def test_shared_representation_tasks_shapes_and_teacher_fixed_by_seed():
-    a = shared_representation_tasks(2, 3, 5, dim=6, rank=2, n_test=7, seed=1)
-    assert a.x_train.shape == (2, 3, 5, 6) and a.y_train.shape == (2, 3, 5, 1)
-    assert a.x_test.shape == (2, 3, 7, 6) and a.scale.shape == (2,)
-    d5, d9, other = _teacher_directions(5, 3), _teacher_directions(9, 3), _teacher_directions(5, 4)
-    # One direction u for all tasks (the shared representation), for every n; another seed differs.
-    cos = (d5 @ torch.cat([d5, d9]).T).abs()
-    torch.testing.assert_close(cos, torch.ones_like(cos), rtol=0, atol=1e-9)
-    assert (d5[0] @ other[0]).abs() < 0.999
-
-
-def test_class_partition_tasks_labels_follow_the_sets():
-    data = digits()
-    tasks, positive = class_partition_tasks(data, 2, 4, 30, n_test=20, seed=0)
-    assert isinstance(tasks, TaskData)
-    assert positive.shape == (4, 10) and (positive.sum(1) == 5).all()
-    assert tasks.x_train.shape == (2, 4, 30, 64) and tasks.y_train.shape == (2, 4, 30)
-    # Each training row is a real image; its label says whether its class is positive.
-    img = tasks.x_train[1, 2, 0]
-    cls = data.y_train[(data.x_train == img).all(1)][0]
-    assert tasks.y_train[1, 2, 0].item() == int(positive[2, cls])
-
-
-def test_shared_vs_separate_returns_one_number_per_member():
-    tasks = shared_representation_tasks(2, 3, 8, dim=4, rank=1, n_test=20, seed=0)
-    cfg = TrainConfig(epochs=3, lr=0.01, batch_size=8, optimizer="adam", loss="mse")
-    out = shared_vs_separate(tasks, sizes=(4, 3, 1), config=cfg)
-    assert out["shared"].shape == out["separate"].shape == (2,)
-    assert out["parameters"] == {"shared": 4 * 3 + 3 + 3 * 4, "separate": 3 * (4 * 3 + 3 + 4)}
-
-
 def test_invalid_arguments_rejected():
     (XA, yA, XB, yB), _ = two_related_regressions(5, dim=2)
     with pytest.raises(ValueError, match=r"lam must be in \[0, inf\), but got -1.0"):
@@ -127,21 +97,10 @@ def test_invalid_arguments_rejected():
         separate_fits(XA, yA[:4], XB, yB)
     with pytest.raises(TypeError, match="XA must be a torch.Tensor"):
         pooled_fit(XA.numpy(), yA, XB, yB)
-    with pytest.raises(ValueError, match="rank must be an integer in"):
-        shared_representation_tasks(1, 1, 1, dim=3, rank=4)
-    with pytest.raises(ValueError, match="noise"):
-        shared_representation_tasks(1, 1, 1, noise=-0.1)
-    with pytest.raises(TypeError, match="classification Dataset"):
-        class_partition_tasks("digits", 1, 1, 1)
-    with pytest.raises(ValueError, match="n_per_task"):
-        class_partition_tasks(digits(), 1, 1, 10**6)
-    with pytest.raises(TypeError, match="tasks must be a TaskData"):
-        shared_vs_separate((1, 2), sizes=(2, 2, 1), config=TrainConfig())
-    tasks = shared_representation_tasks(1, 2, 3, dim=2, rank=1, n_test=2)
-    with pytest.raises(ValueError, match="at least one hidden layer"):
-        shared_vs_separate(tasks, sizes=(2, 1), config=TrainConfig(loss="mse"))
     with pytest.raises(ValueError, match="small"):
-        check_soft_sharing_limits(small=0.0)
+        check_soft_sharing_small_lambda(small=0.0)
+    with pytest.raises(ValueError, match="large"):
+        check_soft_sharing_large_lambda(large=-1.0)
 
 
 def test_closed_form_check_is_fast_and_exact():

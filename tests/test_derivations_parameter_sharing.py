@@ -1,19 +1,20 @@
-"""Tests of reglab.derivations.parameter_sharing: tied dense matrices, equivariance, the CNN."""
+"""Tests of reglab.derivations.parameter_sharing: tied dense matrices, equivariance."""
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from reglab.derivations import get_result, ledger
 from reglab.derivations.parameter_sharing import (
-    StackedConvNet,
+    check_conv_equals_tied_dense,
     check_equivariance_zero_padding,
     check_shared_gradient_is_sum,
+    check_zero_padding_border,
     conv1d_as_matrix,
     conv1d_reference,
     conv_parameter_count,
     dense_parameter_count,
     shift,
+    zero_padding_border,
 )
 
 D = torch.float64
@@ -22,6 +23,36 @@ D = torch.float64
 def test_results_registered_in_the_ledger():
     ids = {r.id: r.kind for r in ledger() if r.chapter == "parameter_sharing"}
     assert ids == {"PS-1": "derivation", "PS-2": "derivation", "PS-3": "experiment"}
+    assert [p.label for p in get_result("PS-1").parts] == ["tied matrix vs F.conv1d", "gradient of a tied weight"]
+    assert [p.label for p in get_result("PS-2").parts] == ["circular padding, every shift",
+                                                          "zero padding: where it breaks"]
+
+
+def test_padding_offset_slip_needs_an_even_kernel_to_be_seen():
+    # With only the odd kernel of the first edition (k = 5), k // 2 == (k - 1) // 2 and the
+    # wrong offset passed; the even kernel makes the check reject it.
+    assert check_conv_equals_tied_dense(kernel_sizes=(5,), planted="padding offset k // 2").passed
+    assert not check_conv_equals_tied_dense(planted="padding offset k // 2").passed
+    assert not check_conv_equals_tied_dense(planted="kernel flipped").passed
+
+
+def test_zero_padding_border_is_exact_not_a_bound():
+    # The first edition checked agreement k - 1 away from the edges: a margin that is too wide
+    # passed. The border check rejects it, and the wrong edges too.
+    assert check_zero_padding_border().passed
+    assert not check_zero_padding_border(planted="border width k - 1").passed
+    assert not check_zero_padding_border(planted="edges of the unshifted window").passed
+
+
+def test_zero_padding_border_by_hand():
+    # k = 5: two padded zeros each side. Shift 3 right: 1, 2 (left of the new edge) and 15, 16.
+    assert torch.nonzero(zero_padding_border(17, 5, 3)).flatten().tolist() == [1, 2, 15, 16]
+    assert torch.nonzero(zero_padding_border(17, 5, -5)).flatten().tolist() == [0, 1, 12, 13]
+    assert torch.nonzero(zero_padding_border(17, 5, 1)).flatten().tolist() == [0, 15, 16]
+    assert not zero_padding_border(17, 5, 0).any()
+    # k = 4: one zero on the left, two on the right (torch's split).
+    assert torch.nonzero(zero_padding_border(10, 4, 3)).flatten().tolist() == [1, 2, 8, 9]
+    assert torch.nonzero(zero_padding_border(10, 4, -3)).flatten().tolist() == [0, 7]
 
 
 @pytest.mark.parametrize("rid", ["PS-1", "PS-2"])
@@ -98,27 +129,6 @@ def test_parameter_counts():
     assert conv_parameter_count(5, 1, 25) == 150
     assert conv_parameter_count(3, 25, 25, bias=False) == 1875
     assert dense_parameter_count(40, 100) == 4100
-    assert StackedConvNet(2, channels=25).parameters_per_member() == 150 + 1900 + 1900 + 125 * 10 + 10
-
-
-def test_stacked_cnn_member_equals_torch_cnn():
-    net = StackedConvNet(3, length=40, channels=4, seed=1, dtype=D)
-    x = torch.randn(6, 40, dtype=D)
-    out = net(x)
-    m = 1
-    h = x.unsqueeze(1)
-    for w, b in zip(net.weights, net.biases):
-        h = torch.relu(F.conv1d(h, w[m], b[m], stride=2, padding=1))
-    feats = h.transpose(1, 2).reshape(6, -1)  # channels last, as the stacked model flattens
-    ref = feats @ net.head.weight[m].T + net.head.bias[m]
-    torch.testing.assert_close(out[m], ref, rtol=0, atol=1e-12)
-    assert out.shape == (3, 6, 10)
-
-
-def test_stacked_cnn_member_l2():
-    net = StackedConvNet(2, channels=3, dtype=D)
-    m0 = 0.5 * (sum(w[0].pow(2).sum() for w in net.weights) + net.head.weight[0].pow(2).sum())
-    torch.testing.assert_close(net.member_l2()[0], m0)
 
 
 def test_invalid_arguments_rejected():
@@ -141,10 +151,8 @@ def test_invalid_arguments_rejected():
         shift(torch.tensor(1.0), 0)
     with pytest.raises(ValueError, match="k must be an integer"):
         conv_parameter_count(0)
-    with pytest.raises(ValueError, match=r"x must have shape \(b, 40\)"):
-        StackedConvNet(2, channels=2)(torch.zeros(3, 2, 40))
-    with pytest.raises(ValueError, match="num_models"):
-        StackedConvNet(0)
+    with pytest.raises(ValueError, match=r"s must be an integer in \[-16, 16\], but got 17"):
+        zero_padding_border(17, 5, 17)
 
 
 def test_channel_mismatch_rejected():

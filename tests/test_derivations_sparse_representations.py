@@ -5,19 +5,18 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import scipy.fft  # noqa: E402
-import torch  # noqa: E402
-from sklearn.linear_model import orthogonal_mp  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import scipy.fft
+import torch
+from reglab import omp
+from reglab.derivations import get_result
+from reglab.derivations import sparse_representations as sr
+from sklearn.linear_model import orthogonal_mp
 
-from reglab import Dataset, TrainConfig, omp  # noqa: E402
-from reglab.derivations import get_result  # noqa: E402
-from reglab.derivations import sparse_representations as sr  # noqa: E402
 
-
-@pytest.mark.parametrize("check", [sr.check_sp2, sr.check_sp3, sr.check_sp4])
+@pytest.mark.parametrize("check", [sr.check_sp2, sr.check_sp2_omp, sr.check_sp2_orthogonal, sr.check_sp3, sr.check_sp4])
 def test_checks_pass(check):
     result = check()
     result.assert_passed()
@@ -25,7 +24,8 @@ def test_checks_pass(check):
 
 
 def test_results_are_registered_in_this_chapter():
-    kinds = {"SP-1": "experiment", "SP-2": "derivation", "SP-3": "derivation", "SP-4": "derivation"}
+    kinds = {"SP-1": "experiment", "SP-2": "derivation", "SP-3": "derivation", "SP-4": "derivation",
+             "SP-5": "experiment"}
     for rid, kind in kinds.items():
         result = get_result(rid)
         assert result.chapter == "sparse_representations"
@@ -142,24 +142,49 @@ def test_sparsity_illustration_products_and_sparsity():
         sr.draw_product(ax, y, B, h[:3])
 
 
-def test_activation_penalty_sweep_shapes_on_a_small_problem():
-    g = torch.Generator().manual_seed(0)
-    X = torch.randn(120, 8, generator=g, dtype=torch.float64)
-    y = (X[:, 0] > 0).long()
-    data = Dataset(X[:80], y[:80], X[80:], y[80:], 2, "toy")
-    config = sr.SparsityConfig(alphas=(0.0, 0.5), seeds=2, sizes=(8, 6, 2),
-                               train=TrainConfig(epochs=2, lr=1e-2, batch_size=40, optimizer="adam"))
-    found = sr.activation_penalty_sweep(data, config)
-    for key in ("accuracy", "inactive", "dead"):
-        assert found[key].shape == (2, 2)
-        assert ((0 <= found[key]) & (found[key] <= 1)).all()
-    assert found["hidden"][0].shape == (4, 40, 6)
-    with pytest.raises(ValueError, match="config.alphas must be"):
-        sr.activation_penalty_sweep(data, sr.SparsityConfig(alphas=(-1.0,), seeds=2))
-
-
 def test_nonnegative_l1_code_switches_off_inputs_below_alpha():
     z = torch.tensor([-1.0, 0.2, 0.5, 2.0], dtype=torch.float64)
     expected = torch.tensor([0.0, 0.0, 0.2, 1.7], dtype=torch.float64)
     torch.testing.assert_close(sr.nonnegative_l1_code(z, 0.3), expected)
     assert math.isclose(sr.nonnegative_l1_code(z, 0.0)[3].item(), 2.0)
+
+
+# ---- planted errors that the first edition's checks let through -------------------------
+
+
+def test_sp2_rejects_the_signed_top_k_and_the_top_k_of_x():
+    # The old check compared the closed form with brute force on the right rule only: a signed
+    # top-k, or the k largest samples of x taken as the code, was never tried.
+    result = get_result("SP-2")
+    for name in ("signed top-k", "top-k of x", "OMP without |.|", "orthonormal rule", "unscaled coefficients"):
+        assert not result.check(planted=name).passed, name
+
+
+def test_orthogonal_columns_suffice_with_the_normalised_rule():
+    # The lecture: "efficiently solvable when W is constrained to be orthogonal". True for any
+    # column lengths, once the correlations are divided by the lengths (exercise 1).
+    g = torch.Generator().manual_seed(4)
+    q, _ = torch.linalg.qr(torch.randn(7, 5, generator=g, dtype=torch.float64))
+    W = q * torch.tensor([0.1, 0.5, 1.0, 3.0, 9.0], dtype=torch.float64)
+    X = torch.randn(30, 7, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(sr.topk_orthogonal(W, X, 2), sr.best_k_sparse(W, X, 2))
+    torch.testing.assert_close(sr.topk_orthogonal(q, X, 2), sr.topk_orthonormal(q, X, 2))
+    with pytest.raises(ValueError, match="orthogonal non-zero columns"):
+        sr.topk_orthogonal(torch.ones(3, 2, dtype=torch.float64), X[:, :3], 1)
+
+
+def test_sp3_rejects_a_brute_force_restricted_to_the_greedy_path():
+    # Searching only the supports that contain OMP's first atom finds OMP's own residual.
+    assert not get_result("SP-3").check(planted="greedy-path brute force").passed
+    assert not get_result("SP-3").check(planted="matching pursuit").passed
+
+
+def test_sp4_rejects_the_unconstrained_soft_threshold():
+    assert not get_result("SP-4").check(planted="soft threshold").passed
+    assert not get_result("SP-4").check(planted="threshold alpha/2").passed
+
+
+def test_sp1_and_sp5_state_their_direction():
+    for rid in ("SP-1", "SP-5"):
+        result = get_result(rid)
+        assert result.expected == "increase" and result.unit == "points" and result.measures

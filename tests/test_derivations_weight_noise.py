@@ -17,7 +17,7 @@ def test_results_are_registered_in_the_chapter():
 def test_linear_checks_pass_and_the_unsquared_norm_is_rejected():
     wn.check_linear_exact().assert_passed()
     wn.check_linear_monte_carlo(num_draws=20000).assert_passed()
-    assert not wn.check_linear_monte_carlo(num_draws=20000, squared=False).passed
+    assert not wn.check_linear_monte_carlo(num_draws=20000, planted=wn.UNSQUARED).passed
 
 
 def test_linear_penalty_does_not_depend_on_the_weights():
@@ -134,3 +134,32 @@ def test_power_iteration_finds_the_top_eigenvalue_of_the_full_hessian():
 def test_bad_input_is_rejected(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_every_check_and_planted_error_of_the_chapter():
+    for rid in ("WN-1", "WN-2"):
+        result = get_result(rid)
+        assert len(result.parts) == 2
+        for check in result.checks():
+            check.assert_passed()
+        for name in result.planted:
+            assert not result.check(planted=name).passed, (rid, name)
+
+
+def test_the_unsquared_norm_is_the_lecture_slip():
+    slips = [p for p in get_result("WN-1").planted_errors() if p.slip]
+    assert [p.name for p in slips] == [wn.UNSQUARED]
+    assert "||grad_W y^||]" in slips[0].slip and "^2" in slips[0].correct
+
+
+def test_second_differences_reject_the_gradient_term_alone():
+    # The sampling-free check tells the trace term apart as well.
+    check = wn.check_first_order_differences()
+    check.assert_passed()
+    assert not wn.check_first_order_differences(planted=wn.TRACE_DROPPED).passed
+
+
+def test_monte_carlo_checks_use_compare_mc_with_the_mean_standard_error():
+    check = wn.check_linear_monte_carlo(num_draws=20000)
+    assert "own standard error" in check.note
+    assert not wn.check_linear_monte_carlo(num_draws=20000, planted=wn.ETA_AS_SD).passed

@@ -178,3 +178,9 @@ def test_labels_omp_and_training_run_on_cuda(cuda):
     cfg = reglab.TrainConfig(epochs=2, batch_size=16, lr=0.01)
     reglab.fit_stacked(net, X, y, cfg, val=(X, y), keep_best=True)
     assert reglab.evaluate_stacked(net, X, y)["accuracy"].device.type == "cuda"
+
+
+def test_ensemble_mean_works_on_a_float32_network_by_default():
+    layer = nn.Linear(6, 2)  # float32, as torch builds it
+    out = ensemble_mean(lambda r: layer(r), 6, 0.5)
+    assert out.dtype == torch.float32 and out.shape == (2,)

@@ -146,13 +146,13 @@ def test_enumeration_and_probabilities_reject_bad_input():
 
 def test_ensemble_mean_of_a_linear_function_is_the_function_at_p():
     w = torch.randn(7, 3, dtype=DT)
-    exact = ensemble_mean(lambda r: r @ w, 7, 0.3, chunk_size=5)
+    exact = ensemble_mean(lambda r: r @ w, 7, 0.3, chunk_size=5, dtype=torch.float64)
     torch.testing.assert_close(exact, 0.3 * w.sum(0))
 
 
 def test_ensemble_mean_matches_monte_carlo_for_a_nonlinear_function():
     f = lambda r: torch.tanh(r @ torch.arange(1.0, 7.0, dtype=DT) - 5.0)  # noqa: E731
-    exact = ensemble_mean(f, 6, 0.4)
+    exact = ensemble_mean(f, 6, 0.4, dtype=torch.float64)
     g = torch.Generator().manual_seed(0)
     samples = f(dropout(torch.ones(200_000, 6, dtype=DT), 0.4, scaling="test-time", generator=g))
     assert abs(samples.mean() - exact) < 4.4 * samples.std() / math.sqrt(samples.numel())
@@ -160,19 +160,19 @@ def test_ensemble_mean_matches_monte_carlo_for_a_nonlinear_function():
 
 def test_geometric_ensemble_is_a_normalised_distribution():
     W = torch.randn(4, 3, dtype=DT)
-    out = ensemble_mean(lambda r: torch.softmax(r @ W, -1), 4, 0.5, mean="geometric")
+    out = ensemble_mean(lambda r: torch.softmax(r @ W, -1), 4, 0.5, mean="geometric", dtype=torch.float64)
     assert out.shape == (3,)
     torch.testing.assert_close(out.sum(), torch.tensor(1.0, dtype=DT))
 
 
 def test_ensemble_mean_rejects_bad_input():
     with pytest.raises(TypeError, match="fn must be callable"):
-        ensemble_mean(3, 2, 0.5)
+        ensemble_mean(3, 2, 0.5, dtype=torch.float64)
     with pytest.raises(ValueError, match="mean must be one of 'arithmetic', 'geometric'"):
-        ensemble_mean(lambda r: r, 2, 0.5, mean="harmonic")
+        ensemble_mean(lambda r: r, 2, 0.5, mean="harmonic", dtype=torch.float64)
     with pytest.raises(ValueError, match="one row per mask"):
-        ensemble_mean(lambda r: r.sum(), 2, 0.5)
+        ensemble_mean(lambda r: r.sum(), 2, 0.5, dtype=torch.float64)
     with pytest.raises(ValueError, match="chunk_size must be an integer"):
-        ensemble_mean(lambda r: r, 2, 0.5, chunk_size=0)
+        ensemble_mean(lambda r: r, 2, 0.5, chunk_size=0, dtype=torch.float64)
     with pytest.raises(ValueError, match="keep_prob must be in"):
-        ensemble_mean(lambda r: r, 2, 1.01)
+        ensemble_mean(lambda r: r, 2, 1.01, dtype=torch.float64)

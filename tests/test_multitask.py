@@ -207,3 +207,44 @@ def test_invalid_sample_weight_rejected():
         fit_multitask(net, x, y, config=cfg, sample_weight=-torch.ones(2, 4, dtype=D))
     with pytest.raises(ValueError, match="positive total"):
         fit_multitask(net, x, y, config=cfg, sample_weight=torch.zeros(2, 4, dtype=D))
+
+
+def test_weight_decay_per_model_equals_training_each_task_alone():
+    # T separate networks trained together must each get the penalty alpha that it gets when
+    # trained alone. The loss is a mean over tasks, so SGD's step is scaled by T to compare.
+    # (Adding alpha * member_l2() to the mean loss, as before, penalised them T times harder.)
+    T, n, alpha, lr = 3, 8, 0.5, 0.05
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(T, n, 3, generator=g, dtype=D), torch.randn(T, n, 1, generator=g, dtype=D)
+
+    def config(step):
+        return TrainConfig(epochs=15, lr=step, batch_size=n, optimizer="sgd", momentum=0.0, loss="mse",
+                           weight_decay=alpha)
+
+    joint = MultitaskMLP(1, (3, 4, 1), T, shared_layers=0, seed=0, dtype=D)
+    start = [w.detach().clone() for w in joint.parameters()]
+    fit_multitask(joint, x, y, config=config(lr * T))
+    for t in range(T):
+        alone = MultitaskMLP(1, (3, 4, 1), 1, shared_layers=0, seed=0, dtype=D)
+        with torch.no_grad():
+            for p, p0 in zip(alone.parameters(), start):
+                p.copy_(p0[:, t : t + 1])
+        fit_multitask(alone, x[t : t + 1], y[t : t + 1], config=config(lr))
+        for p, q in zip(alone.parameters(), joint.parameters()):
+            torch.testing.assert_close(p[:, 0], q[:, t], rtol=0, atol=1e-12)
+
+
+def test_shared_trunk_and_heads_get_one_penalty_alpha_on_the_summed_objective():
+    # With lr = 0 nothing moves; compare the gradient fit_multitask follows with the gradient of
+    # sum_t L_t + alpha * member_l2(), divided by T.
+    T, n, alpha = 4, 6, 0.3
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(T, n, 3, generator=g, dtype=D), torch.randn(T, n, 1, generator=g, dtype=D)
+    net = MultitaskMLP(1, (3, 5, 1), T, shared_layers=1, seed=2, dtype=D)
+    summed = ((net(x) - y) ** 2).sum(-1).mean(-1).sum() + alpha * net.member_l2().sum()
+    expected = torch.autograd.grad(summed / T, list(net.parameters()))
+    step = TrainConfig(epochs=1, lr=1.0, batch_size=n, optimizer="sgd", momentum=0.0, loss="mse", weight_decay=alpha)
+    before = [p.detach().clone() for p in net.parameters()]
+    fit_multitask(net, x, y, config=step)
+    for p, p0, e in zip(net.parameters(), before, expected):
+        torch.testing.assert_close(p0 - p.detach(), e, rtol=0, atol=1e-12)

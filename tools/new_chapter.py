@@ -27,14 +27,21 @@ def repository() -> tuple[str, str]:
 
 
 def install_cell_source() -> str:
+    # Formatted as ruff formats it at 79 columns (tools/tidy_notebooks.py leaves it unchanged).
     url, branch = repository()
     return (
-        "# Opened on its own (Colab, a download)? Install the book's library first. Where reglab\n"
-        "# is installed already (the book's environment, Binder), this cell does nothing.\n"
-        "import importlib.util, subprocess, sys\n"
+        "# Opened on its own (Colab, a download)? Install the book's library first.\n"
+        "# Where reglab is installed already (the book's environment, Binder), this\n"
+        "# cell does nothing.\n"
+        "import importlib.util\n"
+        "import subprocess\n"
+        "import sys\n"
+        "\n"
         'if importlib.util.find_spec("reglab") is None:\n'
-        "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
-        f'                           "reglab @ git+{url}@{branch}"])'
+        f'    url = "git+{url}@{branch}"\n'
+        "    subprocess.check_call(\n"
+        '        [sys.executable, "-m", "pip", "install", "--quiet", f"reglab @ {url}"]\n'
+        "    )"
     )
 
 

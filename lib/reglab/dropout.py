@@ -209,7 +209,7 @@ def ensemble_mean(
     *,
     mean: str = "arithmetic",
     chunk_size: int = 4096,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
 ) -> Tensor:
     """Exact average of a network's output over all ``2**num_units`` dropout masks.
@@ -228,8 +228,10 @@ def ensemble_mean(
         ``prod_r fn(r)**P(r)`` renormalised over the last dimension (Hinton et al. 2012).
     chunk_size : int
         Masks evaluated per call of ``fn`` (bounds the memory).
-    dtype : torch.dtype
-        Dtype of the masks passed to ``fn`` and of the result.
+    dtype : torch.dtype, optional
+        Dtype of the masks passed to ``fn`` and of the result: that of the network. Default
+        ``torch.get_default_dtype()`` (float32 unless changed), as for a freshly built
+        ``nn.Module``; pass ``torch.float64`` for a float64 network.
     device : torch.device, optional
         Device of the masks passed to ``fn`` (that of the network; default CPU).
 
@@ -246,7 +248,7 @@ def ensemble_mean(
     Examples
     --------
     >>> w = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
-    >>> ensemble_mean(lambda r: r @ w, 3, 0.5).item()  # = 0.5 * (1 + 2 + 3)
+    >>> ensemble_mean(lambda r: r @ w, 3, 0.5, dtype=torch.float64).item()  # = 0.5 * (1 + 2 + 3)
     3.0
     """
     if not callable(fn):
@@ -255,6 +257,9 @@ def ensemble_mean(
     keep_prob = _check_keep_prob(keep_prob)
     check_choice("mean", mean, _MEANS)
     chunk_size = check_int("chunk_size", chunk_size, low=1)
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, but got {dtype!r}")
     total = None
     count = 2**num_units
     # Masks are built one chunk at a time, so memory is bounded by chunk_size, not 2**n.

@@ -69,12 +69,14 @@ class MultitaskMLP(nn.Module):
 
     def __init__(self, num_models: int, sizes: Sequence[int], num_tasks: int, *, shared_layers: int, seed: int = 0, dtype=None):
         super().__init__()
+        self.num_models = check_int("num_models", num_models, low=1)
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+            raise TypeError(f"sizes must be a sequence of layer widths such as (20, 32, 1), but got {sizes!r}")
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output width, but got {sizes}")
         for i, s in enumerate(sizes):
             check_int(f"sizes[{i}]", s, low=1)
-        self.num_models = check_int("num_models", num_models, low=1)
         self.num_tasks = check_int("num_tasks", num_tasks, low=1)
         self.shared_layers = check_int("shared_layers", shared_layers, low=0, high=len(sizes) - 1)
         self.sizes = sizes
@@ -239,7 +241,7 @@ def fit_multitask(
     sample_weight: Tensor | None = None,
     extra_loss: Callable[[MultitaskMLP], Tensor] | None = None,
 ) -> History:
-    """Train every member of a :class:`MultitaskMLP` on its tasks' examples, all at once.
+    r"""Train every member of a :class:`MultitaskMLP` on its tasks' examples, all at once.
 
     Parameters
     ----------
@@ -249,8 +251,8 @@ def fit_multitask(
     Y : Tensor of shape (T, n) / (M, T, n) of labels, or (T, n, k) / (M, T, n, k) of targets
     config : TrainConfig
         ``epochs``, ``lr``, ``batch_size`` (examples per task in a minibatch), ``optimizer``
-        (``"sgd"`` or ``"adam"``), ``loss``, ``seed``; ``weight_decay`` adds
-        ``alpha * member_l2()``.
+        (``"sgd"`` or ``"adam"``), ``loss``, ``seed``; ``weight_decay`` ``alpha`` adds
+        ``(alpha / T) * member_l2()`` to the mean loss over tasks (see Notes).
     sample_weight : Tensor of shape (T, n) or (M, T, n), optional
         Non-negative weight of every training example; each member minimises the weighted
         mean of its losses. Zeros mark padding, e.g. when members have different numbers of
@@ -266,9 +268,20 @@ def fit_multitask(
 
     Notes
     -----
-    Each member minimises the mean over its ``T`` tasks of the task losses, so a shared trunk
-    receives the gradients of all tasks. Members share nothing; their summed objective trains
-    each as if alone.
+    Each member minimises
+
+    .. math:: \frac{1}{T} \Big[ \sum_{t=1}^{T} L_t + \alpha\, \Omega \Big], \qquad
+              \Omega = \tfrac12 \|W\|^2 \text{ over all its weight matrices (not biases)},
+
+    the summed objective of the chapter's eq. ``eq-mt-objective`` plus one L2 penalty
+    ``alpha``, divided by ``T`` so the loss stays a mean. The penalty is therefore the same per
+    model in every arm: with ``shared_layers=0`` network ``t`` minimises
+    ``L_t + (alpha/2) ||W_t||^2`` (over ``T``), exactly what it minimises trained alone with
+    weight decay ``alpha``; with a shared trunk, the trunk is penalised once by ``alpha`` and
+    each head by ``alpha``, against the summed losses. (Adding ``alpha * member_l2()`` to the
+    *mean* loss would instead penalise every separate network and every head ``T`` times
+    harder than the trunk.) A shared trunk receives the gradients of all tasks. Members share
+    nothing; their summed objective trains each as if alone.
     """
     if not isinstance(model, MultitaskMLP):
         raise TypeError(f"model must be a MultitaskMLP, but got {type(model).__name__}")
@@ -302,8 +315,8 @@ def fit_multitask(
             wb = None if sample_weight is None else sample_weight[rows, tasks, idx]
             per_member = _per_member_loss(config.loss, model(xb), yb, wb)
             objective = per_member
-            if config.weight_decay:
-                objective = objective + config.weight_decay * model.member_l2()
+            if config.weight_decay:  # alpha on the summed objective = alpha / T on the mean (Notes)
+                objective = objective + (config.weight_decay / T) * model.member_l2()
             if extra_loss is not None:
                 objective = objective + extra_loss(model)
             opt.zero_grad()

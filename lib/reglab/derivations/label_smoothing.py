@@ -11,6 +11,9 @@ for e = eps k/(k-1) (LS-2).
 With smoothed targets the cross-entropy has a finite minimiser over the logits: the softmax
 equals the target, so every wrong class sits log((1-eps)(k-1)/eps) below the true one (LS-3).
 Without smoothing the infimum is not attained: gradient descent drives the gap up without bound.
+
+LS-4 (noisy MNIST-1D labels, calibration) is an experiment, registered here and run by
+:mod:`reglab.experiments.label_smoothing`.
 """
 from __future__ import annotations
 
@@ -23,17 +26,19 @@ from torch import Tensor
 
 from .._validation import check_int, check_real
 from ..noise import corrupt_labels, smooth_labels, smoothed_cross_entropy
-from .augmentation import Z_999
-from .core import Check, compare, derivation, experiment
+from .core import Check, Planted, compare, compare_mc, derivation, experiment, subcheck
 
 __all__ = [
     "pytorch_label_smoothing",
     "optimal_logit_gap",
     "check_targets",
+    "check_lecture_example",
     "check_pytorch_relation",
+    "check_pytorch_target",
     "minimise_logits",
     "logit_gap_path",
     "check_finite_logits",
+    "check_unbounded_gap",
 ]
 
 CHAPTER = "label_smoothing"
@@ -105,28 +110,60 @@ def optimal_logit_gap(eps: float, num_classes: int) -> float:
 
 
 # ----------------------------------------------------------------------------- LS-1
+TORCH_TARGET = "eps/k for eps/(k-1) on the wrong classes"
+SLIDE_VECTOR = "the slide's 8-entry vector"
+_PLANTED_LS1_MC = {
+    TORCH_TARGET: "1 - eps on the label and eps/k on each other class: PyTorch's e/k (its mixture "
+    "with the uniform distribution) taken for the lecture's eps/(k-1)",
+}
+_PLANTED_LS1_EXAMPLE = (
+    Planted(
+        SLIDE_VECTOR,
+        "the slide's one-hot vector for the digit 6, [0 0 0 0 0 1 0 0], smoothed by the rule with the "
+        "k = 10 digits: 8 entries, the 1 in the sixth place (the digit 5 counting from 0), and entries "
+        "that sum to 1 - eps + 7 eps/9",
+        slip='slide "Solution: Smooth Labels": "For example, in MNIST for digit 6: '
+        'y = [0 0 0 0 0 1 0 0]" (and y^ = [0.05 0 0.02 0.08 0.05 0.8 0 0], also 8 entries)',
+        correct="ten entries indexed by the digits 0 to 9, the 1 at index 6: y = [0 0 0 0 0 0 1 0 0 0]; "
+        "smoothed, 1 - eps at index 6 and eps/9 at the nine others, summing to 1",
+    ),
+)
+
+
+def _target(label: int, num_classes: int, eps: float, planted=None) -> Tensor:
+    """The smoothed target by the lecture's rule, or with eps/k off the label under the planted error."""
+    if planted == TORCH_TARGET:
+        q = torch.full((num_classes,), eps / num_classes, dtype=torch.float64)
+        q[label] = 1 - eps
+        return q
+    return smooth_labels(torch.tensor([label]), num_classes, eps)[0]
+
+
 def check_targets(
-    *, eps: float = 0.1, num_classes: int = 10, label: int = 6, num_draws: int = 400000, seed: int = 0
+    *, eps: float = 0.1, num_classes: int = 10, label: int = 6, num_draws: int = 400000, seed: int = 0,
+    planted=None,
 ) -> Check:
-    """LS-1: smoothed target vs the frequencies of a corrupted label (simulated noise model)."""
+    """LS-1: smoothed target vs the frequencies of a corrupted label (simulated noise model).
+
+    Each class's frequency has its own binomial standard error sqrt(q (1 - q) / draws);
+    :func:`~reglab.derivations.core.compare_mc` holds the k intervals jointly at 99.9 %.
+    """
     num_classes, eps = _check_k_eps(num_classes, eps)
     label = check_int("label", label, low=0, high=num_classes - 1)
     num_draws = check_int("num_draws", num_draws, low=2)
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     recorded = corrupt_labels(torch.full((num_draws,), label), eps, num_classes, generator=g)
     freq = torch.bincount(recorded, minlength=num_classes).to(torch.float64) / num_draws
-    variance = max(q * (1 - q) for q in (1 - eps, eps / (num_classes - 1)))
-    se = math.sqrt(variance / num_draws)
-    return compare(
+    stderr = (freq * (1 - freq) / num_draws).sqrt()
+    return compare_mc(
         "LS-1",
-        smooth_labels(torch.tensor([label]), num_classes, eps)[0],
+        _target(label, num_classes, eps, planted),
         freq,
-        atol=Z_999 * se,
-        analytic_label="smooth_labels: 1 - eps, eps/(k-1)",
-        empirical_label=f"frequencies of a label corrupted {num_draws} times",
+        stderr,
+        analytic_label="1 - eps, eps/(k-1)",
+        empirical_label=f"frequencies, {num_draws} corruptions",
         digits=4,
-        note=f"label {label} of k = {num_classes}, eps = {eps}; tolerance = {Z_999} binomial standard errors "
-        "(99.9 %) at the largest variance",
+        note=f"label {label} of k = {num_classes}, eps = {eps}; binomial standard errors",
     )
 
 
@@ -134,15 +171,63 @@ def check_targets(
     "LS-1",
     chapter=CHAPTER,
     claim="Smoothed targets are 1 - eps for the labelled class and eps/(k-1) for the others: the expected "
-    "one-hot code of a label that is wrong with probability eps.",
+    "one-hot code of a label that is wrong with probability eps (simulated), and for the lecture's "
+    "MNIST example a vector of ten entries, 1 - eps at index 6, summing to 1.",
+    label="Monte Carlo",
+    planted=_PLANTED_LS1_MC,
 )
-def _ls1() -> Check:
-    return check_targets()
+def _ls1(*, planted=None) -> Check:
+    return check_targets(planted=planted)
+
+
+def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
+    """LS-1 for the lecture's example, the digit 6 of MNIST's ten digits.
+
+    The lecture's rule (replace 0 by eps/(k-1) and 1 by 1 - eps, k = 10) applied to the one-hot
+    code of the digit 6, against :func:`~reglab.noise.smooth_labels`. Compared: the number of
+    entries, the index of the 1 - eps entry, the sum, and the two values.
+    """
+    _, eps = _check_k_eps(10, eps)
+    k, digit = 10, 6
+    one_hot = [0.0, 0, 0, 0, 0, 1, 0, 0] if planted == SLIDE_VECTOR else F.one_hot(torch.tensor(digit), k).tolist()
+    rule = np.array([1 - eps if v == 1 else eps / (k - 1) for v in one_hot])
+    ours = smooth_labels(torch.tensor([digit]), k, eps)[0].numpy()
+
+    def summary(q):
+        big = int(np.argmax(q))
+        return [q.size, big, q.sum(), q[big], np.delete(q, big).max()]
+
+    return compare(
+        "LS-1",
+        summary(rule),
+        summary(ours),
+        atol=1e-12,
+        analytic_label="[entries, index, sum, 1-eps, eps/9]",
+        empirical_label="smooth_labels(6, k = 10)",
+        note=f"the lecture's MNIST example, the digit 6 among ten, eps = {eps}",
+    )
+
+
+@subcheck("LS-1", label="the lecture's MNIST example", planted=_PLANTED_LS1_EXAMPLE)
+def _ls1_example(*, planted=None) -> Check:
+    return check_lecture_example(planted=planted)
 
 
 # ----------------------------------------------------------------------------- LS-2
+NO_CONVERSION = "PyTorch's e taken as eps (eps/k for eps/(k-1))"
+INVERTED = "conversion inverted: e = eps (k-1)/k"
+
+
+def _converted(eps: float, num_classes: int, planted=None) -> float:
+    if planted == NO_CONVERSION:
+        return eps
+    if planted == INVERTED:
+        return eps * (num_classes - 1) / num_classes
+    return pytorch_label_smoothing(eps, num_classes)
+
+
 def check_pytorch_relation(
-    *, epsilons=(0.05, 0.1, 0.3), num_classes: int = 10, n: int = 64, seed: int = 0
+    *, epsilons=(0.05, 0.1, 0.3), num_classes: int = 10, n: int = 64, seed: int = 0, planted=None
 ) -> Check:
     """LS-2: our smoothed cross-entropy with eps vs ``F.cross_entropy(label_smoothing=eps k/(k-1))``."""
     num_classes = check_int("num_classes", num_classes, low=2)
@@ -152,7 +237,7 @@ def check_pytorch_relation(
     labels = torch.randint(0, num_classes, (n,), generator=g)
     ours = [smoothed_cross_entropy(logits, labels, e).item() for e in epsilons]
     theirs = [
-        F.cross_entropy(logits, labels, label_smoothing=pytorch_label_smoothing(e, num_classes)).item()
+        F.cross_entropy(logits, labels, label_smoothing=_converted(e, num_classes, planted)).item()
         for e in epsilons
     ]
     return compare(
@@ -162,7 +247,7 @@ def check_pytorch_relation(
         rtol=1e-12,
         atol=1e-12,
         analytic_label="smoothed_cross_entropy(eps)",
-        empirical_label="F.cross_entropy(label_smoothing=eps k/(k-1))",
+        empirical_label="F.cross_entropy(e = eps k/(k-1))",
         note=f"eps = {', '.join(map(str, epsilons))}; k = {num_classes}; {n} random logits",
     )
 
@@ -170,11 +255,45 @@ def check_pytorch_relation(
 @derivation(
     "LS-2",
     chapter=CHAPTER,
-    claim="PyTorch's label_smoothing=e puts e/k on every class; ours with eps equals PyTorch's with "
-    "e = eps k/(k-1) (the loss values agree).",
+    claim="PyTorch's label_smoothing=e targets (1 - e) onehot + e/k (read from the gradient of its loss); "
+    "ours with eps equals PyTorch's with e = eps k/(k-1): the targets and the loss values agree.",
+    label="loss values",
+    planted={NO_CONVERSION: "F.cross_entropy(label_smoothing=eps): PyTorch's eps/k on the wrong classes "
+             "taken for the lecture's eps/(k-1)"},
 )
-def _ls2() -> Check:
-    return check_pytorch_relation()
+def _ls2(*, planted=None) -> Check:
+    return check_pytorch_relation(planted=planted)
+
+
+def check_pytorch_target(*, eps: float = 0.2, num_classes: int = 10, seed: int = 0, planted=None) -> Check:
+    """LS-2, the targets themselves: PyTorch's target read from the gradient of its loss.
+
+    For cross-entropy against a target q, the gradient with respect to the logits is
+    softmax(z) - q, so q = softmax(z) - grad. That q, at e = eps k/(k-1), against
+    :func:`~reglab.noise.smooth_labels` with eps.
+    """
+    num_classes, eps = _check_k_eps(num_classes, eps)
+    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    z = torch.randn(num_classes, num_classes, generator=g, dtype=torch.float64, requires_grad=True)
+    labels = torch.arange(num_classes)
+    loss = F.cross_entropy(z, labels, label_smoothing=_converted(eps, num_classes, planted), reduction="sum")
+    (grad,) = torch.autograd.grad(loss, z)
+    theirs = torch.softmax(z.detach(), -1) - grad
+    return compare(
+        "LS-2",
+        smooth_labels(labels, num_classes, eps),
+        theirs,
+        atol=1e-12,
+        analytic_label="smooth_labels(eps)",
+        empirical_label="softmax - grad of F.cross_entropy",
+        note=f"eps = {eps}, k = {num_classes}, every label once",
+    )
+
+
+@subcheck("LS-2", label="targets from the gradient",
+          planted={INVERTED: "e = eps (k-1)/k: the conversion applied the wrong way round"})
+def _ls2_target(*, planted=None) -> Check:
+    return check_pytorch_target(planted=planted)
 
 
 # ----------------------------------------------------------------------------- LS-3
@@ -265,23 +384,28 @@ def logit_gap_path(eps, num_classes: int, *, steps: int = 1000, lr: float = 1.0)
     return path[0] if single else path
 
 
-def check_finite_logits(*, epsilons=(0.01, 0.1, 0.3), num_classes: int = 10) -> Check:
+NO_K_MINUS_1 = "gap log((1-eps)/eps), without (k-1)"
+GAP_SETTLES = "the gap settles at eps = 0"
+
+
+def check_finite_logits(*, epsilons=(0.01, 0.1, 0.3), num_classes: int = 10, planted=None) -> Check:
     """LS-3: closed-form gap and softmax at the optimum vs a numerical minimiser (Newton)."""
     num_classes = check_int("num_classes", num_classes, low=2)
     analytic, empirical = [], []
     for e in epsilons:
         z = minimise_logits(e, num_classes)
         p = torch.softmax(z, -1)
-        analytic += [optimal_logit_gap(e, num_classes), 1 - e, e / (num_classes - 1)]
+        gap = math.log((1 - e) / e) if planted == NO_K_MINUS_1 else optimal_logit_gap(e, num_classes)
+        analytic += [gap, 1 - e, e / (num_classes - 1)]
         empirical += [(z[0] - z[1:]).mean().item(), p[0].item(), p[1:].mean().item()]
     return compare(
         "LS-3",
         np.array(analytic),
         np.array(empirical),
         atol=1e-8,
-        analytic_label="[log((1-eps)(k-1)/eps), 1-eps, eps/(k-1)]",
-        empirical_label="Newton minimiser: [gap, softmax true, softmax other]",
-        note=f"eps = {', '.join(map(str, epsilons))}; k = {num_classes}",
+        analytic_label="[gap, 1-eps, eps/(k-1)]",
+        empirical_label="Newton: [gap, softmax true, other]",
+        note=f"gap = log((1-eps)(k-1)/eps); eps = {', '.join(map(str, epsilons))}; k = {num_classes}",
     )
 
 
@@ -289,15 +413,59 @@ def check_finite_logits(*, epsilons=(0.01, 0.1, 0.3), num_classes: int = 10) -> 
     "LS-3",
     chapter=CHAPTER,
     claim="With smoothing the optimal logits are finite: softmax equals the smoothed target and the logit "
-    "gap is log((1-eps)(k-1)/eps); without smoothing the gap grows without bound.",
+    "gap is log((1-eps)(k-1)/eps) (Newton's minimiser); without smoothing gradient descent's gap grows "
+    "without bound, like log t: e^gap + (k-1) gap rises by lr k per step.",
+    label="Newton minimiser",
+    planted={NO_K_MINUS_1: "the gap log((1-eps)/eps): the ratio of the target's entries without the "
+             "k - 1 that divides eps among the wrong classes"},
 )
-def _ls3() -> Check:
-    return check_finite_logits()
+def _ls3(*, planted=None) -> Check:
+    return check_finite_logits(planted=planted)
+
+
+def check_unbounded_gap(*, num_classes: int = 10, lr: float = 1.0, steps=(300, 1000, 3000), planted=None) -> Check:
+    """LS-3 at eps = 0: the gap of gradient descent on plain cross-entropy grows like log t.
+
+    By symmetry the wrong logits stay equal; with gap g the loss is log(1 + (k-1) e^-g) and a
+    step raises g by lr k e^-g / (1 + (k-1) e^-g). So e^g + (k-1) g rises by lr k per step (in
+    the limit of small steps, which the late steps are): g ~ log(lr k t), unbounded, and the loss
+    keeps falling at every finite gap. Compared: the rise of e^g + (k-1) g over windows of
+    steps, along :func:`logit_gap_path`, with lr k times the window's length.
+    """
+    num_classes = check_int("num_classes", num_classes, low=2)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    steps = [check_int("steps", t, low=1) for t in steps]
+    path = logit_gap_path(0.0, num_classes, steps=max(steps), lr=lr)
+    g = path[steps]
+    invariant = np.exp(g) + (num_classes - 1) * g
+    windows = np.diff(np.array(steps, dtype=np.float64))
+    rise = lr * num_classes * windows
+    predicted = np.zeros_like(windows) if planted == GAP_SETTLES else rise
+    return compare(
+        "LS-3",
+        predicted,
+        np.diff(invariant),
+        atol=2e-3 * rise,
+        analytic_label="lr k (t2 - t1)",
+        empirical_label="rise of e^gap + (k-1) gap",
+        digits=5,
+        note=f"tolerance 0.2 % (finite steps); eps = 0, k = {num_classes}, lr = {lr}: windows between steps {', '.join(map(str, steps))}; "
+        f"the gap there: {', '.join(f'{v:.3f}' for v in g)}",
+    )
+
+
+@subcheck("LS-3", label="eps = 0, gradient descent",
+          planted={GAP_SETTLES: "a finite optimum at eps = 0 as well: the gap stops rising"})
+def _ls3_unbounded(*, planted=None) -> Check:
+    return check_unbounded_gap(planted=planted)
 
 
 experiment(
     "LS-4",
     chapter=CHAPTER,
-    claim="MNIST-1D with a fraction of flipped training labels: accuracy and expected calibration error "
-    "with and without label smoothing (multi-seed).",
+    claim="MNIST-1D with 30 % of the training labels flipped: smoothing at the noise rate (eps = 0.3) "
+    "lowers the expected calibration error on clean test signals against no smoothing (paired seeds).",
+    expected="decrease",
+    measures="test ECE with eps = 0.3 minus without smoothing",
+    unit="points",
 )

@@ -4,20 +4,18 @@ A 1-D convolution with kernel ``w`` of size ``k`` is the dense layer ``y = M x``
 ``M`` repeats ``w`` along its diagonals (a Toeplitz matrix; circulant with circular padding):
 ``L_out * L`` entries of which only ``k`` are free. :func:`conv1d_as_matrix` builds ``M``
 entry by entry, so it can be checked against ``torch.nn.functional.conv1d`` (PS-1); the shift
-commutes with it exactly under circular padding (PS-2). :class:`StackedConvNet` is the small
-MNIST-1D CNN of Greydanus (2020), ``M`` members trained at once (PS-3).
+commutes with it exactly under circular padding, and with zero padding everywhere except at
+the positions :func:`zero_padding_border` predicts (PS-2). The MNIST-1D experiment PS-3 is
+registered here and run in :mod:`reglab.experiments.parameter_sharing`.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .._validation import check_choice, check_int, check_tensor
-from ..training import StackedLinear
-from .core import Check, compare, derivation, experiment
+from .core import Check, Planted, compare, derivation, experiment, subcheck
 
 __all__ = [
     "PADDINGS",
@@ -26,11 +24,12 @@ __all__ = [
     "shift",
     "dense_parameter_count",
     "conv_parameter_count",
-    "StackedConvNet",
+    "zero_padding_border",
     "check_conv_equals_tied_dense",
     "check_shared_gradient_is_sum",
     "check_equivariance_circular",
     "check_equivariance_zero_padding",
+    "check_zero_padding_border",
 ]
 
 #: Paddings understood by :func:`conv1d_as_matrix` (as in ``torch.nn.Conv1d``).
@@ -88,10 +87,14 @@ def conv1d_as_matrix(kernel: Tensor, length: int, *, padding: str = "valid") -> 
     w = _check_kernel(kernel)
     length = check_int("length", length, low=1)
     check_choice("padding", padding, PADDINGS)
+    if padding == "valid" and w.shape[-1] > length:
+        raise ValueError(f"the kernel size ({w.shape[-1]}) cannot be larger than the signal length ({length}) without padding")
+    return _tied_matrix(w, length, padding, left=_pad_sizes(w.shape[-1], padding)[0])
+
+
+def _tied_matrix(w: Tensor, length: int, padding: str, *, left: int, flip: bool = False) -> Tensor:
+    """Entry by entry from eq. (eq-ps-toeplitz); ``flip`` reverses the kernel (a planted error)."""
     c_out, c_in, k = w.shape
-    if padding == "valid" and k > length:
-        raise ValueError(f"the kernel size ({k}) cannot be larger than the signal length ({length}) without padding")
-    left, _ = _pad_sizes(k, padding)
     l_out = length - k + 1 if padding == "valid" else length
     M = torch.zeros(c_out, l_out, c_in, length, dtype=w.dtype)
     for i in range(l_out):
@@ -101,7 +104,7 @@ def conv1d_as_matrix(kernel: Tensor, length: int, *, padding: str = "valid") -> 
                 col %= length
             elif not 0 <= col < length:
                 continue  # this tap sees a padded zero
-            M[:, i, :, col] += w[:, :, j]
+            M[:, i, :, col] += w[:, :, k - 1 - j if flip else j]
     return M.reshape(c_out * l_out, c_in * length)
 
 
@@ -174,95 +177,55 @@ def dense_parameter_count(in_features: int, out_features: int, *, bias: bool = T
     return out_features * in_features + (out_features if bias else 0)
 
 
-class StackedConvNet(nn.Module):
-    """``num_models`` independent 1-D CNNs for MNIST-1D, trained at once.
+def zero_padding_border(length: int, k: int, s: int) -> Tensor:
+    r"""Where ``shift(conv(x), s)`` and ``conv(shift(x, s))`` can differ, zero padding ("same").
 
-    The architecture of Greydanus (2020): three convolutions with ``channels`` channels
-    (kernel sizes 5, 3, 3; stride 2; padding 1; ReLU), then a linear classifier on the
-    flattened features.
+    A zero-filling shift by ``s > 0`` empties positions ``0 .. s-1`` and drops the last ``s``
+    samples. With ``left`` and ``right`` padded zeros (``left = (k-1)//2``), output ``i`` reads
+    inputs ``i - left .. i + right``, so the two sides differ only where that window reaches
+    across an edge of the shifted window: positions ``s - right .. s - 1`` and
+    ``L - right .. L - 1``; for ``s < 0``, positions ``0 .. left - 1`` and
+    ``L + s .. L + s + left - 1``. Everywhere else they are equal exactly.
 
     Parameters
     ----------
-    num_models : int
-        Independent members (seeds); member ``m`` owns channel group ``m`` of every convolution.
     length : int
-        Input signal length (40 for MNIST-1D).
-    channels : int
-        Channels of every convolution.
-    num_classes : int
-    seed : int
-        Seed of the initialisation (``nn.Conv1d``'s default uniform bound, per member).
-    dtype : torch.dtype, optional
+        Signal length ``L``.
+    k : int
+        Kernel size.
+    s : int, ``-L < s < L``
+        The shift.
 
-    Shape:
-        - Input: (b, length) shared, or (num_models, b, length) per member.
-        - Output: (num_models, b, num_classes).
-
-    Notes
-    -----
-    Member ``m`` has its own kernels ``weights[i][m]`` of shape (C_out, C_in, k); the
-    convolutions are computed as windows (``Tensor.unfold``) times kernels, one batched matrix
-    product over all members (the same numbers as ``nn.Conv1d`` per member, and faster than a
-    grouped convolution in float64 on a CPU). Members share no parameter, so summing their losses
-    trains each as if alone (as :func:`reglab.training.fit_stacked` expects).
+    Returns
+    -------
+    Tensor of shape (L,), bool
+        True at the positions where the two sides differ for a generic signal and kernel.
 
     Examples
     --------
-    >>> net = StackedConvNet(3, length=40, channels=4)
-    >>> net(torch.zeros(2, 40)).shape
-    torch.Size([3, 2, 10])
+    >>> torch.nonzero(zero_padding_border(17, 5, 3)).flatten().tolist()
+    [1, 2, 15, 16]
     """
+    length = check_int("length", length, low=1)
+    k = check_int("k", k, low=1, high=length)
+    s = check_int("s", s, low=-length + 1, high=length - 1)
+    return _border(length, k, s, width=None, shifted=True)
 
-    def __init__(self, num_models: int, *, length: int = 40, channels: int = 25, num_classes: int = 10, seed: int = 0, dtype=None):
-        super().__init__()
-        self.num_models = check_int("num_models", num_models, low=1)
-        self.length = check_int("length", length, low=8)
-        self.channels = check_int("channels", channels, low=1)
-        self.num_classes = check_int("num_classes", num_classes, low=1)
-        dtype = dtype or torch.get_default_dtype()
-        gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-        M, C = num_models, channels
-        self.kernel_sizes = (5, 3, 3)
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        out_len, c_in = length, 1
-        for k in self.kernel_sizes:
-            bound = 1.0 / math.sqrt(c_in * k)
-            self.weights.append(nn.Parameter((2 * torch.rand(M, C, c_in, k, generator=gen, dtype=dtype) - 1) * bound))
-            self.biases.append(nn.Parameter((2 * torch.rand(M, C, generator=gen, dtype=dtype) - 1) * bound))
-            out_len, c_in = (out_len + 2 - k) // 2 + 1, C
-        self.features = C * out_len
-        self.head = StackedLinear(M, self.features, num_classes, generator=gen, dtype=dtype)
 
-    def forward(self, x: Tensor) -> Tensor:
-        M = self.num_models
-        if x.dim() == 2:
-            x = x.unsqueeze(0).expand(M, -1, -1)
-        if x.dim() != 3 or x.shape[0] != M or x.shape[-1] != self.length:
-            raise ValueError(f"x must have shape (b, {self.length}) or ({M}, b, {self.length}), but got {tuple(x.shape)}")
-        h = x.unsqueeze(3)  # (M, b, L, C_in = 1): channels last
-        for w, bias in zip(self.weights, self.biases):
-            c_out, c_in, k = w.shape[1:]
-            # Windows of width k, stride 2, after one zero at each end: (M, b, L_out, C_in, k).
-            windows = F.pad(h, (0, 0, 1, 1)).unfold(2, k, 2)
-            b, l_out = windows.shape[1:3]
-            flat = windows.reshape(M, b * l_out, c_in * k) @ w.reshape(M, c_out, c_in * k).transpose(1, 2)
-            h = torch.relu(flat + bias.unsqueeze(1)).reshape(M, b, l_out, c_out)
-        return self.head(h.flatten(2))  # (M, b, L_out * C) -> (M, b, num_classes)
-
-    def member_l2(self) -> Tensor:
-        """One half the squared norm of each member's kernels and head weights, shape (M,)."""
-        total = 0.5 * self.head.weight.pow(2).sum(dim=(1, 2))
-        for w in self.weights:
-            total = total + 0.5 * w.pow(2).sum(dim=(1, 2, 3))
-        return total
-
-    def parameters_per_member(self) -> int:
-        """Free parameters of one member (kernels, biases and the linear classifier)."""
-        return sum(p.numel() for p in self.parameters()) // self.num_models
-
-    def extra_repr(self) -> str:
-        return f"num_models={self.num_models}, length={self.length}, channels={self.channels}, num_classes={self.num_classes}"
+def _border(length: int, k: int, s: int, *, width: int | None, shifted: bool) -> Tensor:
+    left, right = _pad_sizes(k, "same")
+    if width is not None:  # a planted error: one margin for both sides
+        left = right = width
+    mask = torch.zeros(length, dtype=torch.bool)
+    edge = s if shifted else 0
+    if s > 0:
+        mask[max(edge - right, 0):max(edge, 0)] = True
+        mask[length - right:] = True
+    elif s < 0:
+        mask[:left] = True
+        end = length + s if shifted else length
+        mask[end:end + left] = True
+    return mask
 
 
 # ----------------------------------------------------------------------------------------
@@ -277,35 +240,65 @@ def _random_problem(seed: int, *, c_in=2, c_out=3, k=5, length=17, n=4):
     return w, x
 
 
+#: Kernel sizes the PS-1 check uses: odd, and even (where torch puts the extra zero on the right).
+_KERNEL_SIZES = (5, 4)
+
+
 @derivation(
     "PS-1",
     chapter="parameter_sharing",
-    claim="A 1-D convolution equals a dense layer whose weight matrix ties the kernel along its diagonals (Toeplitz).",
+    claim=("A 1-D convolution layer (a cross-correlation, as torch computes it; valid, same or "
+           "circular padding; odd and even kernels) equals a dense layer whose matrix repeats the "
+           "kernel along its diagonals (Toeplitz), and the gradient of each tied kernel entry is "
+           "the sum of the gradients of its copies."),
+    label="tied matrix vs F.conv1d",
+    planted=(
+        Planted("kernel flipped", "builds the matrix of a true convolution (kernel reversed), "
+                "the textbook definition, while the layer computes a cross-correlation"),
+        Planted("padding offset k // 2", "puts k // 2 zeros on the left for 'same' and circular "
+                "padding, the centre of an odd kernel; torch puts (k - 1) // 2 (wrong for even k)"),
+    ),
 )
-def check_conv_equals_tied_dense(*, padding: str = "same", seed: int = 0) -> Check:
-    """PS-1: ``conv1d_as_matrix(w) @ x`` (our index loop) vs ``F.conv1d`` (torch), float64."""
-    check_choice("padding", padding, PADDINGS)
+def check_conv_equals_tied_dense(*, paddings=PADDINGS, kernel_sizes=_KERNEL_SIZES, seed: int = 0,
+                                 planted: str | None = None) -> Check:
+    """PS-1: the tied matrix (our index loop) times ``x`` vs ``F.conv1d``, every padding, float64."""
+    conv, dense = [], []
+    for padding in paddings:
+        check_choice("padding", padding, PADDINGS)
+        for k in kernel_sizes:
+            w, x = _random_problem(seed, k=k)
+            n, c_in, L = x.shape
+            left = _pad_sizes(k, padding)[0]
+            if planted == "padding offset k // 2" and padding != "valid":
+                left = k // 2
+            M = _tied_matrix(w, L, padding, left=left, flip=planted == "kernel flipped")
+            dense.append((x.reshape(n, -1) @ M.T).reshape(-1))
+            conv.append(conv1d_reference(x, w, padding=padding).reshape(-1))
     w, x = _random_problem(seed)
-    n, c_in, L = x.shape
-    dense = x.reshape(n, -1) @ conv1d_as_matrix(w, L, padding=padding).T
-    conv = conv1d_reference(x, w, padding=padding).reshape(n, -1)
     return compare(
         "PS-1",
-        conv,
-        dense,
+        torch.cat(conv),
+        torch.cat(dense),
         atol=1e-10,
-        analytic_label=f"F.conv1d ({padding})",
-        empirical_label="dense layer, tied Toeplitz matrix",
-        note=f"{n} signals, {c_in} -> {w.shape[0]} channels, kernel {w.shape[-1]}, length {L}",
+        analytic_label="F.conv1d",
+        empirical_label="dense layer, tied matrix",
+        note=(f"paddings {', '.join(paddings)}; kernels of size {', '.join(map(str, kernel_sizes))}; "
+              f"{x.shape[0]} signals, {x.shape[1]} -> {w.shape[0]} channels, length {x.shape[-1]}"),
     )
 
 
-def check_shared_gradient_is_sum(*, seed: int = 0) -> Check:
+@subcheck(
+    "PS-1",
+    label="gradient of a tied weight",
+    planted={"mean over copies": "takes the gradient of a shared weight as the mean of its "
+             "copies' gradients (as if averaging the copies) instead of their sum"},
+)
+def check_shared_gradient_is_sum(*, seed: int = 0, planted: str | None = None) -> Check:
     """The gradient of a tied weight is the sum of the gradients of its copies (autograd twice).
 
     Autograd through ``F.conv1d`` gives dL/dw directly; autograd through the *untied* dense
     matrix gives dL/dM, whose entries are then summed over the positions where each kernel
-    entry is copied.
+    entry is copied ("same" padding).
     """
     w, x = _random_problem(seed)
     n, c_in, L = x.shape
@@ -314,17 +307,19 @@ def check_shared_gradient_is_sum(*, seed: int = 0) -> Check:
     ((conv1d_reference(x, wt, padding="same") - target) ** 2).sum().backward()
     M = conv1d_as_matrix(w, L, padding="same").requires_grad_(True)
     (((x.reshape(n, -1) @ M.T).reshape(n, w.shape[0], L) - target) ** 2).sum().backward()
-    # Which kernel entry sits at each matrix position: build the matrix of one-hot kernels.
+    # Which kernel entry sits at each matrix position: the matrix of each one-hot kernel.
     summed = torch.zeros_like(w)
     for idx in torch.cartesian_prod(*(torch.arange(s) for s in w.shape)):
         one_hot = torch.zeros_like(w)
         one_hot[tuple(idx)] = 1.0
-        summed[tuple(idx)] = (conv1d_as_matrix(one_hot, L, padding="same") * M.grad).sum()
+        copies = conv1d_as_matrix(one_hot, L, padding="same")
+        total = (copies * M.grad).sum()
+        summed[tuple(idx)] = total / copies.sum() if planted == "mean over copies" else total
     return compare(
         "PS-1",
         wt.grad,
         summed,
-        atol=1e-10,
+        atol=1e-9,
         analytic_label="autograd dL/dw (conv)",
         empirical_label="sum of dL/dM over tied copies",
     )
@@ -333,17 +328,28 @@ def check_shared_gradient_is_sum(*, seed: int = 0) -> Check:
 @derivation(
     "PS-2",
     chapter="parameter_sharing",
-    claim="Convolution is translation equivariant: with circular padding, shifting then convolving equals convolving then shifting, exactly.",
+    claim=("Convolution is translation equivariant: with circular padding, shifting then convolving "
+           "equals convolving then shifting, for every shift; with zero padding the two differ "
+           "exactly at the positions within the padding width of the shifted window's edges."),
+    label="circular padding, every shift",
+    planted=(
+        Planted("zero padding is exact too", "claims the identity for zero ('same') padding, "
+                "with the signal wrapped around by the shift"),
+        Planted("shift direction", "moves the output the other way: shift(conv(x), -s) "
+                "against conv(shift(x, s))"),
+    ),
 )
-def check_equivariance_circular(*, seed: int = 0) -> Check:
-    """PS-2: ``conv(shift(x, s))`` vs ``shift(conv(x), s)`` for every shift ``s``, circular padding."""
+def check_equivariance_circular(*, seed: int = 0, planted: str | None = None) -> Check:
+    """PS-2: ``shift(conv(x), s)`` vs ``conv(shift(x, s))`` for every shift ``s``, circular padding."""
     w, x = _random_problem(seed)
     L = x.shape[-1]
     shifts = range(-L + 1, L)
-    y = conv1d_reference(x, w, padding="circular")
-    conv_then_shift = torch.stack([shift(y, s) for s in shifts])
+    padding = "same" if planted == "zero padding is exact too" else "circular"
+    sign = -1 if planted == "shift direction" else 1
+    y = conv1d_reference(x, w, padding=padding)
+    conv_then_shift = torch.stack([shift(y, sign * s) for s in shifts])
     shifted = torch.stack([shift(x, s) for s in shifts])  # (shifts, n, C_in, L): one conv for all
-    shift_then_conv = conv1d_reference(shifted.flatten(0, 1), w, padding="circular").reshape(conv_then_shift.shape)
+    shift_then_conv = conv1d_reference(shifted.flatten(0, 1), w, padding=padding).reshape(conv_then_shift.shape)
     return compare(
         "PS-2",
         conv_then_shift,
@@ -351,12 +357,12 @@ def check_equivariance_circular(*, seed: int = 0) -> Check:
         atol=1e-12,
         analytic_label="shift(conv(x))",
         empirical_label="conv(shift(x))",
-        note=f"all {len(shifts)} shifts of {x.shape[0]} signals of length {L}, circular padding",
+        note=f"all {len(shifts)} shifts of {x.shape[0]} signals of length {L}, {padding} padding",
     )
 
 
 def check_equivariance_zero_padding(s: int, *, seed: int = 0) -> tuple[Check, Tensor]:
-    """PS-2 with zero padding: equal away from the borders, different within ``k - 1`` of them.
+    """PS-2 with zero padding and one shift: where the two sides differ, against the prediction.
 
     Parameters
     ----------
@@ -366,33 +372,65 @@ def check_equivariance_zero_padding(s: int, *, seed: int = 0) -> tuple[Check, Te
     Returns
     -------
     (Check, Tensor)
-        The check on the positions at least ``k - 1`` away from both ends of the shifted
-        window (where equality must hold exactly), and a boolean mask of shape (L,) of the
-        positions where the two sides differ in at least one signal.
+        The check of the measured positions that differ (in at least one signal or channel, by
+        more than 1e-12) against :func:`zero_padding_border`, and the measured mask of shape (L,).
     """
     w, x = _random_problem(seed)
-    L, k = x.shape[-1], w.shape[-1]
-    s = check_int("s", s, low=-L + 1, high=L - 1)
+    s = check_int("s", s, low=-x.shape[-1] + 1, high=x.shape[-1] - 1)
+    differs = _differs(w, x, s)
+    predicted = zero_padding_border(x.shape[-1], w.shape[-1], s)
+    return _border_check([predicted], [differs], [s], w.shape[-1]), differs
+
+
+def _differs(w: Tensor, x: Tensor, s: int) -> Tensor:
     a = shift(conv1d_reference(x, w, padding="same"), s, circular=False)
     b = conv1d_reference(shift(x, s, circular=False), w, padding="same")
-    lo, hi = max(s, 0) + k - 1, L + min(s, 0) - (k - 1)
-    interior = torch.zeros(L, dtype=torch.bool)
-    interior[lo:max(hi, lo)] = True
-    differs = ((a - b).abs() > 1e-12).any(dim=(0, 1))
-    check = compare(
+    return ((a - b).abs() > 1e-12).any(dim=(0, 1))
+
+
+def _border_check(predicted, measured, shifts, k) -> Check:
+    return compare(
         "PS-2",
-        a[..., interior],
-        b[..., interior],
+        torch.stack(predicted).double(),
+        torch.stack(measured).double(),
         atol=1e-12,
-        analytic_label="shift(conv(x)) interior",
-        empirical_label="conv(shift(x)) interior",
-        note=f"zero padding, shift {s}: {int(differs.sum())} of {L} positions differ, all within {k - 1} of an edge of the shifted window",
+        analytic_label="predicted border (1 = differs)",
+        empirical_label="measured |difference| > 1e-12",
+        note=(f"zero padding, kernel {k}, shifts {', '.join(map(str, shifts))}: "
+              f"{int(torch.stack(measured).sum())} positions differ, "
+              f"{int(torch.stack(predicted).sum())} predicted"),
     )
-    return check, differs
+
+
+@subcheck(
+    "PS-2",
+    label="zero padding: where it breaks",
+    planted={
+        "border width k - 1": "predicts differences up to k - 1 positions from the edges "
+        "(the whole receptive field) instead of the padding width (k - 1) // 2",
+        "edges of the unshifted window": "puts the border at the signal's ends 0 and L - 1, "
+        "ignoring that the shift moves the edge of the window",
+    },
+)
+def check_zero_padding_border(*, shifts=(1, 3, -5, 8), seed: int = 0, planted: str | None = None) -> Check:
+    """PS-2, zero padding: the measured positions that differ vs :func:`zero_padding_border`."""
+    w, x = _random_problem(seed)
+    L, k = x.shape[-1], w.shape[-1]
+    if planted == "border width k - 1":
+        predicted = [_border(L, k, s, width=k - 1, shifted=True) for s in shifts]
+    elif planted == "edges of the unshifted window":
+        predicted = [_border(L, k, s, width=None, shifted=False) for s in shifts]
+    else:
+        predicted = [zero_padding_border(L, k, s) for s in shifts]
+    return _border_check(predicted, [_differs(w, x, s) for s in shifts], shifts, k)
 
 
 experiment(
     "PS-3",
     chapter="parameter_sharing",
-    claim="On MNIST-1D a small CNN (tied weights, ~5k parameters) beats an MLP with ~3x more parameters in test accuracy.",
+    claim=("On MNIST-1D a small CNN (tied weights, 5,210 parameters) is more accurate on the test "
+           "set than an MLP with 15,210 parameters, both trained for 20 epochs with Adam."),
+    expected="increase",
+    measures="test accuracy of the CNN minus the MLP",
+    unit="points",
 )

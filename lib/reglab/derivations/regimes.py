@@ -3,36 +3,33 @@
 - REG-1: in :math:`\\tilde J = J + \\alpha\\,\\Omega`, ``alpha = 0`` gives the unregularized
   least-squares solution, and the norm of the ridge solution decreases strictly as ``alpha``
   grows (closed form against a least-squares solver on the augmented system).
+  A second check computes the norm from the SVD, eq. (eq-ridge-norm) of the chapter.
 - REG-2 (experiment): the three regimes on polynomial regression with a known cubic
-  generator: training error falls with the degree, test error is U-shaped (many seeds).
+  generator: the degree-12 fit tests worse than the cubic (many seeds).
 - REG-3 (experiment, beyond the lecture): the same capacity sweep with real networks on
-  MNIST-1D, a big network with weight decay, and a big network memorising random labels.
+  MNIST-1D: does the widest network test worse?
+- REG-4 (experiment, beyond the lecture): the widest network with and without weight decay.
+
+The runs themselves are in :mod:`reglab.experiments.regimes`; this module only registers them.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
-from typing import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
-from ..data import Dataset, polynomial_regression
-from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
-from .core import Check, compare, derivation, experiment
+from ..data import polynomial_regression
+from .core import Check, Planted, compare, derivation, experiment, subcheck
 
 __all__ = [
     "polynomial_features",
     "ridge_solution",
     "fit_polynomial",
-    "RegimesResult",
-    "polynomial_regimes",
-    "CapacityResult",
-    "train_width",
     "check_reg1",
+    "check_reg1_svd_norm",
 ]
 
 CHAPTER = "regimes"
@@ -179,15 +176,32 @@ def _augmented_lstsq(X: Tensor, y: Tensor, alpha: float) -> Tensor:
 REG1_ALPHAS = (0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
 
 
+def _reg1_problem() -> tuple[Tensor, Tensor]:
+    """A degree-8 Legendre design at 30 noisy points of a cubic (seed 1), and its targets."""
+    data, _ = polynomial_regression(30, true_degree=3, seed=1)
+    return polynomial_features(data.x_train, 8), data.y_train
+
+
+def _strictly_decreasing(norms: Tensor) -> bool:
+    return bool((norms.diff() < 0).all())
+
+
 @derivation(
     "REG-1",
     chapter=CHAPTER,
     claim=(
-        "With alpha = 0 the ridge solution is the unregularized least-squares solution, and its norm "
-        "decreases strictly as alpha grows."
+        "The ridge solution (X^T X + alpha I)^-1 X^T y is the minimiser of 1/2||Xw - y||^2 + "
+        "alpha/2 ||w||^2 (a least-squares solver on the augmented system agrees, alpha = 0 being "
+        "unregularized least squares), and its norm, computed also from the SVD, decreases strictly "
+        "as alpha grows from 0 to 100."
+    ),
+    label="normal equations vs augmented least squares",
+    planted=(
+        Planted("penalty without its 1/2",
+                "alpha*||w||^2 added to the halved data term: (X^T X + 2 alpha I)^-1 X^T y"),
     ),
 )
-def check_reg1() -> Check:
+def check_reg1(*, planted: str | None = None) -> Check:
     r"""Ridge in closed form against a least-squares solver on the augmented system.
 
     The closed form solves the normal equations :math:`(X^TX + \alpha I)w = X^Ty`; the solver
@@ -197,18 +211,14 @@ def check_reg1() -> Check:
     Both are computed on an alpha grid starting at 0 and compared coefficient by coefficient;
     the check passes only if, in addition, the norms decrease strictly along the grid.
     """
-    data, _ = polynomial_regression(30, true_degree=3, seed=1)
-    X = polynomial_features(data.x_train, 8)
-    y = data.y_train
-    closed = torch.stack([ridge_solution(X, y, a) for a in REG1_ALPHAS])
+    X, y = _reg1_problem()
+    factor = 2.0 if planted == "penalty without its 1/2" else 1.0
+    closed = torch.stack([ridge_solution(X, y, factor * a) for a in REG1_ALPHAS])
     solver = torch.stack([_augmented_lstsq(X, y, a) for a in REG1_ALPHAS])
     # Normal equations lose about cond(X)^2 * eps of relative accuracy; allow 100 times that.
     cond = torch.linalg.cond(X).item()
     tol = 100 * cond**2 * torch.finfo(X.dtype).eps
-    norms_closed = closed.norm(dim=1)
-    norms_solver = solver.norm(dim=1)
-    decreasing = bool((norms_closed.diff() < 0).all() and (norms_solver.diff() < 0).all())
-    shown = ", ".join(f"{n:.5g}" for n in norms_solver.tolist())
+    decreasing = _strictly_decreasing(closed.norm(dim=1)) and _strictly_decreasing(solver.norm(dim=1))
     check = compare(
         "REG-1",
         closed,
@@ -218,187 +228,87 @@ def check_reg1() -> Check:
         empirical_label="lstsq on [X; sqrt(alpha) I]",
         note=(
             f"rows: alpha = {', '.join(f'{a:g}' for a in REG1_ALPHAS)} "
-            "(the first row is unregularized least squares); "
-            f"tolerance 100 cond(X)^2 eps with cond(X) = {cond:.3g}; "
-            f"||w(alpha)|| = {shown}: strictly decreasing {'yes' if decreasing else 'NO'}"
+            "(the first row is unregularized least squares);\n    "
+            f"tolerance 100 cond(X)^2 eps, cond(X) = {cond:.3g}; "
+            f"norms strictly decreasing: {'yes' if decreasing else 'NO'}"
         ),
     )
     return check if decreasing else dataclasses.replace(check, passed=False)
 
 
+@subcheck(
+    "REG-1",
+    label="norm from the SVD",
+    planted=(
+        Planted("fitted-value factor",
+                "s_i^2/(s_i^2 + alpha), the shrink factor of the fitted values, for s_i/(s_i^2 + alpha)"),
+    ),
+)
+def check_reg1_svd_norm(*, planted: str | None = None) -> Check:
+    r"""The norm :math:`\|w(\alpha)\|` from the SVD formula against the solver's solution.
+
+    With :math:`X = USV^T`,
+    :math:`\|w(\alpha)\|^2 = \sum_i (s_i/(s_i^2+\alpha))^2 (u_i^Ty)^2`; the empirical side is
+    the norm of the augmented least-squares solution. Passes only if the norms decrease strictly.
+    """
+    X, y = _reg1_problem()
+    U, S, _ = torch.linalg.svd(X, full_matrices=False)
+    uy = U.T @ y
+    power = 2 if planted == "fitted-value factor" else 1
+    formula = torch.stack([((S**power / (S**2 + a)) ** 2 * uy**2).sum().sqrt() for a in REG1_ALPHAS])
+    solver = torch.stack([_augmented_lstsq(X, y, a).norm() for a in REG1_ALPHAS])
+    decreasing = _strictly_decreasing(formula) and _strictly_decreasing(solver)
+    shown = ", ".join(f"{n:.4g}" for n in solver.tolist())
+    check = compare(
+        # One tolerance for every entry (1e-10 of the largest norm), so that the one printed does
+        # not depend on which entry's rounding happens to be largest.
+        "REG-1", formula, solver, atol=1e-10 * solver.max().item(),
+        analytic_label="sqrt(sum (s_i/(s_i^2 + alpha))^2 (u_i^T y)^2)",
+        empirical_label="||lstsq on [X; sqrt(alpha) I]||",
+        note=(f"alpha = {', '.join(f'{a:g}' for a in REG1_ALPHAS)}:\n    ||w(alpha)|| = {shown}; "
+              f"strictly decreasing: {'yes' if decreasing else 'NO'}"),
+    )
+    return check if decreasing else dataclasses.replace(check, passed=False)
+
+
 # ---------------------------------------------------------------------------------------------
-# REG-2: polynomial regimes
+# Experiments: measured in the chapter (runs in reglab.experiments.regimes)
 # ---------------------------------------------------------------------------------------------
 REG2 = experiment(
     "REG-2",
     chapter=CHAPTER,
     claim=(
-        "Polynomial regression with a cubic generator: training error falls with the degree, test "
-        "error is U-shaped with its minimum near degree 3 (20 seeds)."
+        "Least-squares polynomials on 20 noisy points of a random cubic (20 seeds): training error "
+        "never rises with the degree, test error (geometric mean) is U-shaped in the degree with its "
+        "minimum at the true degree 3, and the degree-12 fit tests worse than the cubic (mean over "
+        "seeds of the log ratio of their test errors above 0)."
     ),
+    expected="increase",
+    measures="log10 of test MSE at degree 12 over test MSE at degree 3, per seed",
+    unit="decades",
 )
 
-
-@dataclass(frozen=True)
-class RegimesResult:
-    """Errors of least-squares polynomial fits of every degree, for many seeds.
-
-    Attributes
-    ----------
-    degrees : numpy.ndarray of shape (D,)
-    train_mse, test_mse : numpy.ndarray of shape (D, S)
-        Mean squared errors, one column per seed (a fresh cubic and fresh samples).
-    noise : float
-        Standard deviation of the label noise: no model can have test MSE below ``noise**2``.
-    """
-
-    degrees: np.ndarray
-    train_mse: np.ndarray
-    test_mse: np.ndarray
-    noise: float
-
-
-def polynomial_regimes(
-    degrees: Sequence[int],
-    *,
-    num_seeds: int = 20,
-    n_train: int = 20,
-    true_degree: int = 3,
-    noise: float = 0.3,
-    alpha: float = 0.0,
-) -> RegimesResult:
-    """Fit polynomials of each degree to ``num_seeds`` independent data sets.
-
-    Parameters
-    ----------
-    degrees : sequence of int >= 0
-        Capacities to try.
-    num_seeds : int >= 2
-        Independent repetitions (seeds 0, 1, ...): each draws a new generator and new data.
-    n_train : int >= 1
-        Training points per data set (the test set has 1000).
-    true_degree : int >= 0
-        Degree of the generating polynomial.
-    noise : float >= 0
-        Standard deviation of the label noise.
-    alpha : float >= 0
-        Ridge penalty weight (0: least squares).
-
-    Returns
-    -------
-    RegimesResult
-
-    Examples
-    --------
-    >>> r = polynomial_regimes([1, 3], num_seeds=2)
-    >>> r.train_mse.shape
-    (2, 2)
-    """
-    degrees = [check_int(f"degrees[{i}]", k, low=0) for i, k in enumerate(degrees)]
-    if not degrees:
-        raise ValueError("degrees must list at least one degree, but got an empty sequence")
-    num_seeds = check_int("num_seeds", num_seeds, low=2)
-    noise = check_real("noise", noise, low=0.0)
-    train = np.zeros((len(degrees), num_seeds))
-    test = np.zeros((len(degrees), num_seeds))
-    for s in range(num_seeds):
-        data, _ = polynomial_regression(n_train, true_degree=true_degree, noise=noise, seed=s)
-        for i, k in enumerate(degrees):
-            coef = fit_polynomial(data.x_train, data.y_train, k, alpha=alpha)
-            train[i, s] = (polynomial_features(data.x_train, k) @ coef - data.y_train).pow(2).mean().item()
-            test[i, s] = (polynomial_features(data.x_test, k) @ coef - data.y_test).pow(2).mean().item()
-    return RegimesResult(np.asarray(degrees), train, test, noise)
-
-
-# ---------------------------------------------------------------------------------------------
-# REG-3: capacity of real networks
-# ---------------------------------------------------------------------------------------------
 REG3 = experiment(
     "REG-3",
     chapter=CHAPTER,
     claim=(
-        "MLPs on 1000 MNIST-1D examples: training accuracy reaches 100 % as the width grows, test "
-        "accuracy levels off; the widest net with weight decay does best, and it can also memorise "
-        "random labels (5 seeds)."
+        "One-hidden-layer MLPs on 1,000 MNIST-1D signals (5 seeds): the U-shape of REG-2 predicts "
+        "that the widest network (256 units, which fits its training set) tests worse than width 64; "
+        "measured, it does not: the predicted decrease is not shown."
     ),
+    expected="decrease",
+    measures="test accuracy at width 256 minus at width 64, per seed",
+    unit="points",
 )
 
-
-@dataclass(frozen=True)
-class CapacityResult:
-    """Accuracies of ``S`` independently trained one-hidden-layer networks of one width.
-
-    Attributes
-    ----------
-    width : int
-    weight_decay : float
-    shuffled_labels : bool
-        Whether the training labels were randomly permuted (nothing left to learn).
-    train_accuracy, test_accuracy : numpy.ndarray of shape (S,)
-    """
-
-    width: int
-    weight_decay: float
-    shuffled_labels: bool
-    train_accuracy: np.ndarray
-    test_accuracy: np.ndarray
-
-
-def train_width(
-    data: Dataset,
-    width: int,
-    *,
-    num_seeds: int = 5,
-    config: TrainConfig | None = None,
-    weight_decay: float = 0.0,
-    shuffled_labels: bool = False,
-) -> CapacityResult:
-    """Train ``num_seeds`` MLPs with one hidden layer of ``width`` units at once.
-
-    Parameters
-    ----------
-    data : Dataset
-        A classification data set (``num_classes > 0``).
-    width : int >= 1
-        Hidden units.
-    num_seeds : int >= 2
-        Members of one :class:`~reglab.training.StackedMLP`, each its own initialisation and
-        minibatch order.
-    config : TrainConfig, optional
-        Default: 40 epochs of SGD with momentum, rate 0.05, batches of 50.
-    weight_decay : float >= 0
-        L2 penalty weight on the weight matrices (biases are not decayed).
-    shuffled_labels : bool
-        Train on a fixed random permutation of the training labels (Zhang et al. 2017);
-        the test set keeps its true labels.
-
-    Returns
-    -------
-    CapacityResult
-
-    Examples
-    --------
-    >>> from reglab import digits
-    >>> r = train_width(digits().subset(100), 4, num_seeds=2, config=TrainConfig(epochs=1))
-    >>> r.test_accuracy.shape
-    (2,)
-    """
-    if not isinstance(data, Dataset) or data.num_classes < 2:
-        raise TypeError(f"data must be a classification Dataset, but got {data!r}")
-    width = check_int("width", width, low=1)
-    num_seeds = check_int("num_seeds", num_seeds, low=2)
-    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
-    if not isinstance(shuffled_labels, bool):
-        raise TypeError(f"shuffled_labels must be True or False, but got {shuffled_labels!r}")
-    config = config or TrainConfig(epochs=40, lr=0.05, batch_size=50, momentum=0.9)
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, but got {type(config).__name__}")
-    y = data.y_train
-    if shuffled_labels:
-        y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(config.seed))]
-    sizes = (data.x_train.shape[1], width, data.num_classes)
-    model = StackedMLP(num_seeds, sizes, seed=config.seed, dtype=data.x_train.dtype)
-    fit_stacked(model, data.x_train, y, config=config, weight_decay=weight_decay)
-    train = evaluate_stacked(model, data.x_train, y)["accuracy"].numpy()
-    test = evaluate_stacked(model, data.x_test, data.y_test)["accuracy"].numpy()
-    return CapacityResult(width, weight_decay, shuffled_labels, train, test)
+REG4 = experiment(
+    "REG-4",
+    chapter=CHAPTER,
+    claim=(
+        "The widest MLP (256 hidden units, 1,000 MNIST-1D signals, 5 seeds) tests better with "
+        "weight decay alpha = 1e-2 than without, while fitting its training set less well."
+    ),
+    expected="increase",
+    measures="test accuracy with weight decay 1e-2 minus without, width 256, per seed",
+    unit="points",
+)

@@ -12,24 +12,26 @@
 - WD-5 (experiment, beyond the lecture): the quadratic model's prediction for a real trained
   network's layer, from its Hessian, against retraining with weight decay.
 - WD-6 (experiment): a weight-decay sweep on MNIST-1D, test accuracy and weight norm.
+
+Each derivation is checked several independent ways (``subcheck``), and each check names the
+mistakes it rejects (planted errors). The runs of WD-5 and WD-6 are in
+:mod:`reglab.experiments.weight_decay`; this module only registers them.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validation import check_int, check_real, check_tensor
-from ..data import Dataset, quadratic_problem
+from ..data import polynomial_regression, quadratic_problem
 from ..penalties import l2_penalty, weight_decay_step
-from ..training import StackedMLP, TrainConfig, accuracy, evaluate_stacked, fit, fit_stacked
-from .core import Check, compare, derivation, experiment
+from .core import Check, Planted, compare, derivation, experiment, subcheck
 
 __all__ = [
     "l2_solution",
@@ -38,15 +40,18 @@ __all__ = [
     "heavy_ball_minimise",
     "wd_problem",
     "wd2_problem",
-    "HessianPredictionConfig",
-    "HessianPrediction",
-    "predict_and_retrain",
-    "SweepResult",
-    "weight_decay_sweep",
+    "wd2_steps",
     "check_wd1",
     "check_wd2",
+    "check_wd2_adam",
+    "check_wd2_gap",
     "check_wd3",
+    "check_wd3_gradient",
+    "check_wd3_ridge",
     "check_wd4",
+    "check_wd4_eigen_form",
+    "check_wd4_kept_killed",
+    "check_wd4_small_alpha",
 ]
 
 CHAPTER = "weight_decay"
@@ -235,28 +240,40 @@ def _quadratic(H: Tensor, w_star: Tensor) -> Callable[[Tensor], Tensor]:
 # ---------------------------------------------------------------------------------------------
 # WD-1, WD-2: the penalty's gradient and the update rule
 # ---------------------------------------------------------------------------------------------
+WD1_ALPHA = 0.3
+
+
 @derivation(
     "WD-1",
     chapter=CHAPTER,
     claim="The gradient of (alpha/2)*||w||^2 is alpha*w (biases, not penalized, get 0).",
+    label="autograd",
+    planted=(
+        Planted("bias decayed", "alpha*b for the bias too, as if l2_penalty covered biases"),
+        Planted("1/2 not cancelled", "2*alpha*w: the derivative of alpha*||w||^2, the 1/2 forgotten"),
+    ),
 )
-def check_wd1() -> Check:
+def check_wd1(*, planted: str | None = None) -> Check:
     """Autograd through ``alpha * l2_penalty(model)`` against ``alpha * w`` (0 for the bias)."""
-    alpha = 0.3
+    alpha = WD1_ALPHA
     g = torch.Generator().manual_seed(11)
     with torch.random.fork_rng():  # nn.Linear's own initialisation must not move the caller's RNG
         layer = nn.Linear(5, 3, dtype=torch.float64)
     with torch.no_grad():
         layer.weight.copy_(torch.randn(3, 5, generator=g, dtype=torch.float64))
         layer.bias.copy_(torch.randn(3, generator=g, dtype=torch.float64))
-    grads = torch.autograd.grad(alpha * l2_penalty(layer), [layer.weight, layer.bias], allow_unused=True)
-    grads = [torch.zeros_like(p) if gr is None else gr for p, gr in zip([layer.weight, layer.bias], grads)]
-    analytic = torch.cat([alpha * layer.weight.detach().reshape(-1), torch.zeros(3, dtype=torch.float64)])
+    params = [layer.weight, layer.bias]
+    grads = torch.autograd.grad(alpha * l2_penalty(layer), params, allow_unused=True)
+    grads = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params, grads)]
+    weight, bias = layer.weight.detach(), layer.bias.detach()
+    factor = 2 * alpha if planted == "1/2 not cancelled" else alpha
+    bias_grad = alpha * bias if planted == "bias decayed" else torch.zeros(3, dtype=torch.float64)
+    analytic = torch.cat([factor * weight.reshape(-1), bias_grad])
     autograd = torch.cat([gr.reshape(-1) for gr in grads])
     return compare(
-        "WD-1", analytic, autograd, rtol=1e-15, atol=1e-15,
+        "WD-1", analytic, autograd, atol=1e-14,
         analytic_label="alpha*w (bias: 0)", empirical_label="autograd of alpha*l2_penalty",
-        note="a 3x5 weight matrix and a bias of 3; alpha = 0.3; agreement to rounding (a few ulp)",
+        note=f"a 3x5 weight matrix, then a bias of 3; alpha = {alpha:g}",
     )
 
 
@@ -310,6 +327,32 @@ def wd2_problem(seed: int = 5) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
 
 
 WD2_LR, WD2_ALPHA = 0.1, 0.5
+#: The first steps of Adam with L2 in the loss and of AdamW must differ by more than this.
+WD2_GAP_BOUND = 0.01
+
+
+def wd2_steps() -> dict:
+    """The start of WD-2 and one step of each of torch's four optimizers from it.
+
+    Returns
+    -------
+    dict
+        ``"W"``, ``"grad"`` (of J at W), and the weights after one step of ``"SGD(weight_decay)"``,
+        ``"SGD on J~"`` (plain SGD on J + alpha*l2_penalty), ``"Adam(weight_decay)"`` and
+        ``"AdamW(weight_decay)"``, with ``lr = WD2_LR``, ``alpha = WD2_ALPHA``.
+    """
+    W, J = wd2_problem()
+    lr, alpha = WD2_LR, WD2_ALPHA
+    Wp = nn.Parameter(W.clone())
+    (grad,) = torch.autograd.grad(J(Wp), Wp)
+    return {
+        "W": W,
+        "grad": grad,
+        "SGD(weight_decay)": _one_step(lambda p: torch.optim.SGD(p, lr=lr, weight_decay=alpha), W, J),
+        "SGD on J~": _one_step(lambda p: torch.optim.SGD(p, lr=lr), W, lambda p: J(p) + alpha * l2_penalty([p])),
+        "Adam(weight_decay)": _one_step(lambda p: torch.optim.Adam(p, lr=lr, weight_decay=alpha), W, J),
+        "AdamW(weight_decay)": _one_step(lambda p: torch.optim.AdamW(p, lr=lr, weight_decay=alpha), W, J),
+    }
 
 
 @derivation(
@@ -317,52 +360,87 @@ WD2_LR, WD2_ALPHA = 0.1, 0.5
     chapter=CHAPTER,
     claim=(
         "One SGD step on J + (alpha/2)||w||^2 is (1 - eps*alpha)w - eps*grad J, as "
-        "torch.optim.SGD(weight_decay=alpha) does; with Adam, L2 in the loss and AdamW's decoupled "
-        "decay give different steps."
+        "torch.optim.SGD(weight_decay=alpha) does; the first steps of Adam with L2 in the loss and of "
+        "AdamW match their closed forms, and differ from each other by more than 0.01 "
+        "(eps = 0.1, alpha = 0.5)."
+    ),
+    label="SGD rule vs torch",
+    planted=(
+        Planted("(1 - alpha) for (1 - eps*alpha)", "the shrink factor written without the learning rate"),
     ),
 )
-def check_wd2() -> Check:
-    r"""The shrink-then-step rule against torch's optimizers, and Adam's two forms of decay.
+def check_wd2(*, planted: str | None = None) -> Check:
+    r"""The shrink-then-step rule against ``SGD(weight_decay=alpha)`` and plain SGD on :math:`\tilde J`.
 
-    Analytic (closed forms): :func:`~reglab.penalties.weight_decay_step` twice, then the first
-    Adam step with L2 in the loss and the first AdamW step. Empirical (torch):
+    Analytic: :func:`~reglab.penalties.weight_decay_step` (twice). Empirical (torch):
     ``SGD(weight_decay=alpha)`` on :math:`J`; plain ``SGD`` on :math:`J + \alpha\,`
-    ``l2_penalty`` by autograd; ``Adam(weight_decay=alpha)``; ``AdamW(weight_decay=alpha)``.
+    ``l2_penalty`` by autograd.
     """
-    W, J = wd2_problem()
+    s = wd2_steps()
     lr, alpha = WD2_LR, WD2_ALPHA
-    Wp = nn.Parameter(W.clone())
-    (grad,) = torch.autograd.grad(J(Wp), Wp)
-    rule = weight_decay_step(W, grad, lr=lr, alpha=alpha)
-    analytic = [
-        rule,
-        rule,
-        _adam_first_step(W, grad, lr=lr, alpha=alpha, decoupled=False),
-        _adam_first_step(W, grad, lr=lr, alpha=alpha, decoupled=True),
-    ]
-    empirical = [
-        _one_step(lambda p: torch.optim.SGD(p, lr=lr, weight_decay=alpha), W, J),
-        _one_step(lambda p: torch.optim.SGD(p, lr=lr), W, lambda p: J(p) + alpha * l2_penalty([p])),
-        _one_step(lambda p: torch.optim.Adam(p, lr=lr, weight_decay=alpha), W, J),
-        _one_step(lambda p: torch.optim.AdamW(p, lr=lr, weight_decay=alpha), W, J),
-    ]
-    gap = (analytic[2] - analytic[3]).abs().max().item()
+    if planted == "(1 - alpha) for (1 - eps*alpha)":
+        rule = (1 - alpha) * s["W"] - lr * s["grad"]
+    else:
+        rule = weight_decay_step(s["W"], s["grad"], lr=lr, alpha=alpha)
     return compare(
-        "WD-2",
-        torch.stack(analytic),
-        torch.stack(empirical),
-        # One step is a few floating-point operations (rounding ~1e-16); the margin keeps the
-        # printed error below the display floor whatever the thread count.
-        rtol=1e-11,
-        atol=1e-12,
-        analytic_label="(1 - eps*alpha)w - eps*grad J; Adam first steps",
-        empirical_label="torch SGD(weight_decay), SGD on J~, Adam, AdamW",
-        note=(
-            f"blocks of 12: rule vs SGD(weight_decay=alpha) | rule vs SGD on J + alpha*l2_penalty | "
-            f"Adam with L2 in the loss | AdamW; eps = {lr:g}, alpha = {alpha:g}; "
-            f"Adam-L2 and AdamW steps differ by up to {gap:.4f}"
-        ),
+        "WD-2", torch.stack([rule, rule]), torch.stack([s["SGD(weight_decay)"], s["SGD on J~"]]),
+        # One step is a few floating-point operations (rounding ~1e-16); one tolerance for all.
+        atol=1e-11,
+        analytic_label="(1 - eps*alpha)w - eps*grad J", empirical_label="torch SGD(weight_decay); SGD on J~",
+        note=(f"blocks of 12: vs SGD(weight_decay=alpha), then vs SGD on J + alpha*l2_penalty; "
+              f"eps = {lr:g}, alpha = {alpha:g}"),
     )
+
+
+@subcheck(
+    "WD-2",
+    label="Adam and AdamW first steps",
+    planted=(
+        Planted("L2 in Adam's loss taken as AdamW",
+                "Adam(weight_decay=alpha) predicted by the decoupled step (1 - eps*alpha)w - eps*g/|g|"),
+    ),
+)
+def check_wd2_adam(*, planted: str | None = None) -> Check:
+    """First steps of Adam with L2 in the loss and of AdamW, closed forms against torch."""
+    s = wd2_steps()
+    lr, alpha = WD2_LR, WD2_ALPHA
+    adam_l2 = _adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha,
+                               decoupled=planted == "L2 in Adam's loss taken as AdamW")
+    adamw = _adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha, decoupled=True)
+    return compare(
+        "WD-2", torch.stack([adam_l2, adamw]), torch.stack([s["Adam(weight_decay)"], s["AdamW(weight_decay)"]]),
+        atol=1e-11,
+        analytic_label="w - eps*g/|g| with g = grad J + alpha*w, then AdamW's step",
+        empirical_label="torch Adam(weight_decay), then AdamW",
+        note="blocks of 12: Adam with L2 in the loss, then AdamW (decoupled decay)",
+    )
+
+
+@subcheck(
+    "WD-2",
+    label="Adam-L2 and AdamW differ",
+    planted=(
+        Planted("Adam treated like SGD",
+                "the penalty in the loss taken to be the same step as decoupled decay, as it is for SGD"),
+    ),
+)
+def check_wd2_gap(*, planted: str | None = None) -> Check:
+    """The gap between the two Adam steps, closed form against torch, and larger than WD2_GAP_BOUND."""
+    s = wd2_steps()
+    lr, alpha = WD2_LR, WD2_ALPHA
+    if planted == "Adam treated like SGD":
+        predicted = torch.zeros_like(s["W"])
+    else:
+        predicted = (_adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha, decoupled=False)
+                     - _adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha, decoupled=True))
+    measured = s["Adam(weight_decay)"] - s["AdamW(weight_decay)"]
+    gap = measured.abs().max().item()
+    check = compare(
+        "WD-2", predicted, measured, atol=1e-11,
+        analytic_label="Adam-L2 minus AdamW, closed forms", empirical_label="torch Adam minus AdamW",
+        note=f"largest gap {gap:.4f}: above {WD2_GAP_BOUND:g} {'yes' if gap > WD2_GAP_BOUND else 'NO'}",
+    )
+    return check if gap > WD2_GAP_BOUND else dataclasses.replace(check, passed=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,45 +545,141 @@ def _solve_iteratively(H: Tensor, w_star: Tensor, alpha: float) -> Tensor:
 GRAD_TOL = 1e-13
 
 
+def _solver_bound(H: Tensor, alpha: float) -> float:
+    """sqrt(n) * GRAD_TOL / mu: how far the heavy-ball point can be from the minimiser."""
+    mu = torch.linalg.eigvalsh(H).min().item() + alpha
+    return math.sqrt(H.shape[0]) * GRAD_TOL / mu
+
+
 @derivation(
     "WD-3",
     chapter=CHAPTER,
     claim=(
-        "On a quadratic cost with Hessian H and minimum w*, the minimiser of J + (alpha/2)||w||^2 "
-        "is (H + alpha I)^-1 H w*."
+        "On a quadratic cost with Hessian H and minimum w*, the gradient is H(w - w*) at every w, and "
+        "the minimiser of J + (alpha/2)||w||^2 is (H + alpha I)^-1 H w*; for least squares "
+        "(H = X^T X) it is the ridge solution."
+    ),
+    label="closed form vs heavy ball",
+    planted=(
+        Planted("alpha*H for alpha/H", "(I + alpha H)^-1 w* for (I + alpha H^-1)^-1 w* = (H + alpha I)^-1 H w*"),
     ),
 )
-def check_wd3() -> Check:
+def check_wd3(*, planted: str | None = None) -> Check:
     """``l2_solution`` against the heavy-ball method on the regularized objective, three alphas (float64)."""
     H, w_star, _, eig = wd_problem()
-    closed = torch.stack([l2_solution(H, w_star, a) for a in WD3_ALPHAS])
+    eye = torch.eye(len(w_star), dtype=H.dtype)
+    if planted == "alpha*H for alpha/H":
+        closed = torch.stack([torch.linalg.solve(eye + a * H, w_star) for a in WD3_ALPHAS])
+    else:
+        closed = torch.stack([l2_solution(H, w_star, a) for a in WD3_ALPHAS])
     solver = torch.stack([_solve_iteratively(H, w_star, a) for a in WD3_ALPHAS])
     mu = eig.min().item() + min(WD3_ALPHAS)
-    bound = math.sqrt(len(w_star)) * GRAD_TOL / mu
+    bound = _solver_bound(H, min(WD3_ALPHAS))
     return compare(
         "WD-3", closed, solver, atol=1e-10,
         analytic_label="(H + alpha I)^-1 H w*", empirical_label="heavy ball on J + alpha*l2_penalty",
         note=(
             f"rows: alpha = {', '.join(f'{a:g}' for a in WD3_ALPHAS)}; the solver (autograd gradients "
-            f"only) stops at |grad|_inf <= {GRAD_TOL:.0e}; strong convexity "
+            f"only) stops at |grad|_inf <= {GRAD_TOL:.0e};\n    strong convexity "
             f"(mu = lambda_min + alpha >= {mu:g}) bounds its distance "
             f"to the minimiser by sqrt(6) * {GRAD_TOL:.0e} / mu = {bound:.1e} < 1e-10"
         ),
     )
 
 
+@subcheck(
+    "WD-3",
+    label="gradient of the quadratic model",
+    planted=(
+        Planted(
+            "gradient 0 at every w",
+            "the gradient of the quadratic model taken as 0 at the test point, because w* is a minimum",
+            slip=('slide "L2 Penalty: Analysis": "Since w* is a minimum: '
+                  'grad_w J(w) = H(w - w*) = 0"'),
+            correct=("grad J(w) = H(w - w*) at every w; it is 0 only at w = w* "
+                     "(and grad J(w*) = 0 is what removes the linear term of the expansion)"),
+        ),
+        Planted("1/2 kept", "(1/2) H (w - w*): the 1/2 of the quadratic not cancelled by the derivative"),
+    ),
+)
+def check_wd3_gradient(*, planted: str | None = None) -> Check:
+    """H(w - w*) against autograd of the quadratic model at a random point (not the minimum)."""
+    H, w_star, _, _ = wd_problem()
+    point = torch.randn(len(w_star), generator=torch.Generator().manual_seed(7), dtype=H.dtype)
+    x = point.clone().requires_grad_(True)
+    (autograd_gradient,) = torch.autograd.grad(_quadratic(H, w_star)(x), x)
+    if planted == "gradient 0 at every w":
+        formula = torch.zeros_like(point)
+    elif planted == "1/2 kept":
+        formula = 0.5 * H @ (point - w_star)
+    else:
+        formula = H @ (point - w_star)
+    return compare(
+        "WD-3", formula, autograd_gradient, atol=1e-9,
+        analytic_label="H(w - w*)", empirical_label="autograd of the quadratic model",
+        note=f"at a random point w, ||w - w*|| = {(point - w_star).norm().item():.3g}",
+    )
+
+
+WD3_RIDGE_ALPHAS = (0.01, 1.0, 10.0)
+
+
+@subcheck(
+    "WD-3",
+    label="least squares: ridge",
+    planted=(
+        Planted("H = 2 X^T X", "the Hessian of the unhalved ||Xw - y||^2 used with the halved penalty"),
+    ),
+)
+def check_wd3_ridge(*, planted: str | None = None) -> Check:
+    """``l2_solution(X^T X, w_LS, alpha)`` against ``ridge_solution`` on a degree-6 polynomial design."""
+    from .regimes import polynomial_features, ridge_solution
+
+    points, _ = polynomial_regression(30, seed=2)
+    X = polynomial_features(points.x_train, 6)
+    y = points.y_train
+    H_ls = X.T @ X * (2.0 if planted == "H = 2 X^T X" else 1.0)
+    w_ls = torch.linalg.lstsq(X, y.unsqueeze(1)).solution.squeeze(1)
+    ridge = torch.stack([ridge_solution(X, y, a) for a in WD3_RIDGE_ALPHAS])
+    quadratic = torch.stack([l2_solution(H_ls, w_ls, a) for a in WD3_RIDGE_ALPHAS])
+    return compare(
+        "WD-3", quadratic, ridge, atol=1e-10,
+        analytic_label="l2_solution(X^T X, w_LS, alpha)", empirical_label="ridge (X^T X + alpha I)^-1 X^T y",
+        note=f"rows: alpha = {', '.join(f'{a:g}' for a in WD3_RIDGE_ALPHAS)}; 30 points, degree 6",
+    )
+
+
 WD4_ALPHA = 0.1
+#: Penalty weights of the "kept" and "killed" checks: all eigenvalues of wd_problem (0.01 to 10)
+#: are >= 100 * WD4_KEPT_ALPHA and <= WD4_KILLED_ALPHA / 100.
+WD4_KEPT_ALPHA, WD4_KILLED_ALPHA = 1e-4, 1e3
+#: The alpha -> 0 check.
+WD4_SMALL_ALPHAS = (1e-4, 1e-6, 1e-8)
+
+
+def _eigen_ratios(H: Tensor, w_star: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
+    """Eigenvalues of H, and (q_i^T w~)/(q_i^T w*) on the heavy-ball minimiser at ``alpha``."""
+    lam, Q = torch.linalg.eigh(H)
+    return lam, (Q.T @ _solve_iteratively(H, w_star, alpha)) / (Q.T @ w_star)
 
 
 @derivation(
     "WD-4",
     chapter=CHAPTER,
     claim=(
-        "Along eigenvector i of H, weight decay scales the coordinate of w* by "
-        "lambda_i/(lambda_i + alpha): kept where lambda_i >> alpha, killed where lambda_i << alpha."
+        "Q(Lambda + alpha I)^-1 Lambda Q^T w* equals (H + alpha I)^-1 H w*: along eigenvector i of H, "
+        "weight decay scales the coordinate of w* by lambda_i/(lambda_i + alpha), within 1/101 of 1 "
+        "(kept) where lambda_i >= 100 alpha and of 0 (killed) where lambda_i <= alpha/100; as "
+        "alpha -> 0, ||w~ - w*|| = alpha ||H^-1 w*|| to first order (alpha = 1e-4 to 1e-8), so "
+        "w~ -> w*."
+    ),
+    label="shrink factors vs heavy ball",
+    planted=(
+        Planted("alpha/(lambda + alpha) for lambda/(lambda + alpha)",
+                "the shrink factor flipped: the share removed written for the share kept"),
     ),
 )
-def check_wd4() -> Check:
+def check_wd4(*, planted: str | None = None) -> Check:
     r"""Shrink factors against the coordinates of an iteratively found minimiser in the eigenbasis.
 
     The eigenvectors come from ``torch.linalg.eigh(H)``; the ratio
@@ -513,330 +687,143 @@ def check_wd4() -> Check:
     method, which never uses the closed form.
     """
     H, w_star, _, _ = wd_problem()
-    lam, Q = torch.linalg.eigh(H)
-    w_tilde = _solve_iteratively(H, w_star, WD4_ALPHA)
-    coords = Q.T @ w_star
-    measured = (Q.T @ w_tilde) / coords
+    lam, measured = _eigen_ratios(H, w_star, WD4_ALPHA)
+    coords = torch.linalg.eigh(H)[1].T @ w_star
+    factors = shrink_factors(lam, WD4_ALPHA)
+    if planted == "alpha/(lambda + alpha) for lambda/(lambda + alpha)":
+        factors = 1 - factors
     # |q_i^T (w_solver - w~)| <= ||w_solver - w~|| <= 1e-10 (as in WD-3), divided by |q_i^T w*|.
     atol = float(f"{1e-10 / coords.abs().min().item():.1e}")
     return compare(
-        "WD-4", shrink_factors(lam, WD4_ALPHA), measured, atol=atol,
+        "WD-4", factors, measured, atol=atol,
         analytic_label="lambda_i/(lambda_i + alpha)", empirical_label="(q_i^T w~)/(q_i^T w*), heavy ball",
         note=(
-            f"alpha = {WD4_ALPHA:g}; lambda = {', '.join(f'{v:.3g}' for v in lam.tolist())}; "
+            f"alpha = {WD4_ALPHA:g}; lambda = {', '.join(f'{v:.3g}' for v in lam.tolist())};\n    "
             "tolerance = 1e-10 "
             f"(solver accuracy, WD-3) / min_i |q_i^T w*| = 1e-10 / {coords.abs().min().item():.3g}"
         ),
     )
 
 
+@subcheck(
+    "WD-4",
+    label="eigen form vs linear solve",
+    planted=(
+        Planted("eigenvectors as rows", "H rebuilt as Q^T Lambda Q, reading eigh's columns as rows"),
+    ),
+)
+def check_wd4_eigen_form(*, planted: str | None = None) -> Check:
+    """Q Lambda Q^T against H, then the eigen form against ``l2_solution`` (alpha = 0.1)."""
+    H, w_star, _, _ = wd_problem()
+    lam, Q = torch.linalg.eigh(H)
+    if planted == "eigenvectors as rows":
+        Q = Q.T
+    rebuilt = Q @ torch.diag(lam) @ Q.T
+    eigen_form = Q @ torch.diag(lam / (lam + WD4_ALPHA)) @ Q.T @ w_star
+    return compare(
+        "WD-4",
+        torch.cat([H.reshape(-1), l2_solution(H, w_star, WD4_ALPHA)]),
+        torch.cat([rebuilt.reshape(-1), eigen_form]),
+        # float64 rounding here is about 1e-14; 1e-11 leaves room for any LAPACK build.
+        atol=1e-11,
+        analytic_label="H, then (H + alpha I)^-1 H w*",
+        empirical_label="Q Lambda Q^T, then Q (Lambda + alpha I)^-1 Lambda Q^T w*",
+        note=f"36 entries of H, then the 6 of w~; alpha = {WD4_ALPHA:g}",
+    )
+
+
+@subcheck(
+    "WD-4",
+    label="kept and killed",
+    planted=(
+        Planted("kept/killed from alpha/(lambda + alpha)",
+                "the flipped factor's verdicts: steep directions killed, flat ones kept"),
+    ),
+)
+def check_wd4_kept_killed(*, planted: str | None = None) -> Check:
+    """Measured ratios where every lambda_i >= 100 alpha (kept: 1) and <= alpha/100 (killed: 0)."""
+    H, w_star, _, eig = wd_problem()
+    if not (eig.min() >= 100 * WD4_KEPT_ALPHA and eig.max() <= WD4_KILLED_ALPHA / 100):
+        raise ValueError("the eigenvalues of wd_problem no longer fit WD4_KEPT_ALPHA and WD4_KILLED_ALPHA")
+    _, kept = _eigen_ratios(H, w_star, WD4_KEPT_ALPHA)
+    _, killed = _eigen_ratios(H, w_star, WD4_KILLED_ALPHA)
+    ideal = torch.cat([torch.ones(6, dtype=H.dtype), torch.zeros(6, dtype=H.dtype)])
+    if planted == "kept/killed from alpha/(lambda + alpha)":
+        ideal = 1 - ideal
+    # lambda/(lambda + alpha) is within alpha/(lambda + alpha) <= 1/101 of 1 when lambda >= 100 alpha,
+    # and within lambda/(lambda + alpha) <= 1/101 of 0 when lambda <= alpha/100; plus the solver's
+    # accuracy on the ratio (1e-10 / min_i |q_i^T w*|, as in the first check).
+    accuracy = 1e-10 / (torch.linalg.eigh(H)[1].T @ w_star).abs().min().item()
+    return compare(
+        "WD-4", ideal, torch.cat([kept, killed]), atol=1 / 101 + accuracy,
+        analytic_label="kept: 1, killed: 0", empirical_label="(q_i^T w~)/(q_i^T w*), heavy ball",
+        note=(f"first 6: alpha = {WD4_KEPT_ALPHA:g} (every lambda_i >= 100 alpha), last 6: alpha = "
+              f"{WD4_KILLED_ALPHA:g} (every lambda_i <= alpha/100);\n    tolerance 1/101 plus the solver's accuracy"),
+    )
+
+
+@subcheck(
+    "WD-4",
+    label="alpha -> 0 recovers w*",
+    planted=(
+        Planted("alpha*H for alpha/H", "the distance predicted as alpha ||H w*|| for alpha ||H^-1 w*||"),
+    ),
+)
+def check_wd4_small_alpha(*, planted: str | None = None) -> Check:
+    r"""||w~ - w*|| of the heavy-ball minimiser at small alpha, exactly and to first order.
+
+    Exactly, :math:`\tilde w - w^* = -\alpha(H+\alpha I)^{-1}w^*`: its norm is compared with the
+    heavy-ball minimiser's distance to :math:`w^*` (tolerance: the solver's accuracy). That norm
+    lies between :math:`\lambda_{min}/(\lambda_{min}+\alpha)` and 1 times
+    :math:`\alpha\|H^{-1}w^*\|`, so the check passes only if, in addition, the measured distance
+    is within a relative :math:`\alpha/\lambda_{min}` of the first-order prediction at every alpha.
+    """
+    H, w_star, _, eig = wd_problem()
+    eye = torch.eye(len(w_star), dtype=H.dtype)
+    alphas = torch.tensor(WD4_SMALL_ALPHAS, dtype=H.dtype)
+    exact = torch.stack([a * torch.linalg.solve(H + a * eye, w_star).norm() for a in WD4_SMALL_ALPHAS])
+    measured = torch.stack([(_solve_iteratively(H, w_star, a) - w_star).norm() for a in WD4_SMALL_ALPHAS])
+    if planted == "alpha*H for alpha/H":
+        first_order = alphas * (H @ w_star).norm()
+    else:
+        first_order = alphas * torch.linalg.solve(H, w_star).norm()
+    lam_min = eig.min().item()
+    ratios = measured / first_order
+    within = bool(((ratios - 1).abs() <= alphas / lam_min).all())
+    check = compare(
+        "WD-4", exact, measured, atol=_solver_bound(H, 0.0),
+        analytic_label="alpha ||(H + alpha I)^-1 w*||", empirical_label="||w~ - w*||, heavy ball",
+        note=(f"alpha = {', '.join(f'{a:g}' for a in WD4_SMALL_ALPHAS)}; over alpha ||H^-1 w*|| "
+              f"the distance is {', '.join(f'{r:.4g}' for r in ratios.tolist())}:\n    within "
+              f"alpha/lambda_min (lambda_min = {lam_min:g}) of 1 at every alpha: {'yes' if within else 'NO'}"),
+    )
+    return check if within else dataclasses.replace(check, passed=False)
+
+
 # ---------------------------------------------------------------------------------------------
-# WD-5: the quadratic model of a real network's layer
+# Experiments: measured in the chapter (runs in reglab.experiments.weight_decay)
 # ---------------------------------------------------------------------------------------------
 WD5 = experiment(
     "WD-5",
     chapter=CHAPTER,
     claim=(
-        "For the output layer of a small network trained on MNIST-1D, (H + alpha I)^-1 H w* from the "
-        "Hessian at the unregularized minimum predicts the weights found by retraining with weight "
-        "decay: closely for small alpha, over-shrinking as alpha grows."
+        "For the output layer of a small tanh network trained on MNIST-1D (5 seeds), the quadratic "
+        "model's prediction (H + alpha I)^-1 H w*, from the Hessian at the unregularized minimum, "
+        "over-shrinks at alpha = 1e-2: retraining with weight decay gives longer weights than predicted."
     ),
+    expected="increase",
+    measures="norm of the retrained output layer over the predicted one, minus 1, at alpha = 1e-2",
+    unit="%",
 )
 
-
-@dataclass(frozen=True)
-class HessianPredictionConfig:
-    """Settings of :func:`predict_and_retrain`.
-
-    Attributes
-    ----------
-    hidden : int
-        Hidden tanh units of the network.
-    epochs, lr, batch_size : int, float, int
-        SGD training of the whole network before its output layer is studied.
-    alphas : tuple of float
-        Penalty weights to predict and retrain.
-    grad_tol : float
-        L-BFGS tolerance on the largest gradient entry of the output layer's objective.
-    seed : int
-        Initialisation and minibatch order.
-    """
-
-    hidden: int = 16
-    epochs: int = 10
-    lr: float = 0.05
-    batch_size: int = 100
-    alphas: tuple = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
-    grad_tol: float = 1e-8
-    seed: int = 0
-
-    def __post_init__(self):
-        check_int("hidden", self.hidden, low=1)
-        check_int("epochs", self.epochs, low=1)
-        check_real("lr", self.lr, low=0.0, low_open=True)
-        check_int("batch_size", self.batch_size, low=1)
-        if len(self.alphas) == 0:
-            raise ValueError("alphas must list at least one penalty weight, but got an empty tuple")
-        for i, a in enumerate(self.alphas):
-            check_real(f"alphas[{i}]", a, low=0.0, low_open=True)
-        check_real("grad_tol", self.grad_tol, low=0.0, low_open=True)
-        check_int("seed", self.seed, low=0)
-
-
-@dataclass(frozen=True)
-class HessianPrediction:
-    """What :func:`predict_and_retrain` measured.
-
-    Attributes
-    ----------
-    alphas : numpy.ndarray of shape (A,)
-    w_star : Tensor of shape (p,)
-        Unregularized minimum of the output layer (weights and bias of each class, flattened).
-    eigvals : Tensor of shape (p,)
-        Eigenvalues of the Hessian at ``w_star`` (ascending; the smallest are zero).
-    eigvecs : Tensor of shape (p, p)
-        Matching eigenvectors as columns.
-    predicted, retrained : Tensor of shape (A, p)
-        :math:`(H+\\alpha I)^{-1}Hw^*`, and the minimiser of
-        :math:`J + \\tfrac{\\alpha}{2}\\|w\\|^2` found by L-BFGS.
-    test_accuracy_star : float
-    test_accuracy_predicted, test_accuracy_retrained : numpy.ndarray of shape (A,)
-    train_accuracy_network : float
-        Training accuracy of the SGD-trained network the layer comes from.
-    curvature_ratio : numpy.ndarray of shape (A,)
-        :math:`d^T H(\\tilde w) d \\,/\\, d^T H(w^*) d` along the move :math:`d = \\tilde w - w^*`
-        of the retrained weights: how much more (> 1) the true cost curves at the retrained
-        point than the quadratic model, fitted at :math:`w^*`, assumes.
-    """
-
-    alphas: np.ndarray
-    w_star: Tensor
-    eigvals: Tensor
-    eigvecs: Tensor
-    predicted: Tensor
-    retrained: Tensor
-    test_accuracy_star: float
-    test_accuracy_predicted: np.ndarray
-    test_accuracy_retrained: np.ndarray
-    train_accuracy_network: float
-    curvature_ratio: np.ndarray
-
-    def relative_error(self) -> np.ndarray:
-        """Error relative to the move, per alpha.
-
-        :math:`\\|w_{pred} - w_{retrain}\\| / \\|w_{retrain} - w^*\\|`, shape (A,).
-        """
-        move = (self.retrained - self.w_star).norm(dim=1)
-        return ((self.predicted - self.retrained).norm(dim=1) / move).numpy()
-
-    def norms(self) -> dict:
-        """Norms of w*, the predictions and the retrained weights (arrays of shape (A,))."""
-        return {
-            "star": self.w_star.norm().item(),
-            "predicted": self.predicted.norm(dim=1).numpy(),
-            "retrained": self.retrained.norm(dim=1).numpy(),
-        }
-
-
-def _with_ones(features: Tensor) -> Tensor:
-    return torch.cat([features, torch.ones(features.shape[0], 1, dtype=features.dtype)], dim=1)
-
-
-def predict_and_retrain(data: Dataset, config: HessianPredictionConfig | None = None) -> HessianPrediction:
-    r"""Predict weight decay on a trained network's output layer from its Hessian, then retrain.
-
-    A network ``d -> hidden (tanh) -> classes`` is trained with SGD. Its hidden layer is then
-    frozen, and its output layer (weights and biases, flattened into :math:`w`) is taken to
-    the exact minimum :math:`w^*` of the training cross-entropy :math:`J(w)` by L-BFGS. The
-    Hessian :math:`H` of :math:`J` at :math:`w^*` (autograd) gives the quadratic model's
-    prediction :math:`(H+\alpha I)^{-1}Hw^*`; retraining minimises
-    :math:`J + \tfrac{\alpha}{2}\|w\|^2` itself, from zero.
-
-    Parameters
-    ----------
-    data : Dataset
-        Classification data with float64 inputs whose training set the network cannot
-        separate (so :math:`w^*` is finite), e.g. MNIST-1D.
-    config : HessianPredictionConfig, optional
-
-    Returns
-    -------
-    HessianPrediction
-
-    Notes
-    -----
-    The output layer's cost is convex in :math:`w` (softmax regression on fixed features), so
-    :math:`w^*` and every retrained minimiser are global, unique up to the shift of all classes'
-    weights by a common vector, which leaves the softmax unchanged; those directions are the
-    Hessian's zero eigenvalues. L-BFGS started from zero never moves along them, and the L2
-    penalty sets them to zero, so the comparison is well defined.
-
-    Examples
-    --------
-    >>> from reglab import mnist1d
-    >>> r = predict_and_retrain(mnist1d(), HessianPredictionConfig(epochs=1, alphas=(0.01,)))
-    >>> r.predicted.shape
-    torch.Size([1, 170])
-    """
-    if not isinstance(data, Dataset) or data.num_classes < 2:
-        raise TypeError(f"data must be a classification Dataset, but got {data!r}")
-    if data.x_train.dtype != torch.float64:
-        raise TypeError(
-            "data must hold float64 inputs (the Hessian is compared in float64), "
-            f"but got {data.x_train.dtype}"
-        )
-    config = config or HessianPredictionConfig()
-    if not isinstance(config, HessianPredictionConfig):
-        raise TypeError(f"config must be a HessianPredictionConfig, but got {type(config).__name__}")
-    k, h = data.num_classes, config.hidden
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed)
-        # float64 from the start, so the initial weights do not depend on the default dtype
-        f64 = torch.float64
-        net = nn.Sequential(
-            nn.Linear(data.x_train.shape[1], h, dtype=f64), nn.Tanh(), nn.Linear(h, k, dtype=f64)
-        )
-    sgd = TrainConfig(epochs=config.epochs, lr=config.lr, batch_size=config.batch_size, seed=config.seed)
-    fit(net, data.x_train, data.y_train, config=sgd)
-    with torch.no_grad():
-        train_acc = accuracy(net(data.x_train), data.y_train).item()
-        # hidden features with a constant 1 appended, so that w holds each class's weights and bias
-        phi = _with_ones(net[1](net[0](data.x_train)))
-        phi_test = _with_ones(net[1](net[0](data.x_test)))
-
-    def J(w):
-        return F.cross_entropy(phi @ w.view(k, h + 1).T, data.y_train)
-
-    def test_acc(w):
-        return accuracy(phi_test @ w.view(k, h + 1).T, data.y_test).item()
-
-    zero = torch.zeros(k * (h + 1), dtype=torch.float64)
-    w_star, _ = lbfgs_minimise(J, zero, grad_tol=config.grad_tol)
-    H = torch.autograd.functional.hessian(J, w_star)
-    H = 0.5 * (H + H.T)
-    lam, Q = torch.linalg.eigh(H)
-    # Round-off leaves the zero eigenvalues at about -1e-17: clip to the PSD matrix they stand for.
-    H_psd = Q @ torch.diag(lam.clamp(min=0)) @ Q.T
-    H_psd = 0.5 * (H_psd + H_psd.T)
-    predicted, retrained = [], []
-    for a in config.alphas:
-        predicted.append(l2_solution(H_psd, w_star, a))
-        w, _ = lbfgs_minimise(lambda w: J(w) + a * l2_penalty([w]), zero, grad_tol=config.grad_tol)
-        retrained.append(w)
-    predicted, retrained = torch.stack(predicted), torch.stack(retrained)
-    ratios = []
-    for w in retrained:
-        d = w - w_star
-        _, Hd_there = torch.autograd.functional.hvp(J, w, d)
-        ratios.append((d @ Hd_there / (d @ H @ d)).item())
-    return HessianPrediction(
-        alphas=np.asarray(config.alphas, dtype=np.float64),
-        w_star=w_star,
-        eigvals=lam.clamp(min=0),
-        eigvecs=Q,
-        predicted=predicted,
-        retrained=retrained,
-        test_accuracy_star=test_acc(w_star),
-        test_accuracy_predicted=np.array([test_acc(w) for w in predicted]),
-        test_accuracy_retrained=np.array([test_acc(w) for w in retrained]),
-        train_accuracy_network=train_acc,
-        curvature_ratio=np.array(ratios),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# WD-6: the sweep on MNIST-1D
-# ---------------------------------------------------------------------------------------------
 WD6 = experiment(
     "WD-6",
     chapter=CHAPTER,
     claim=(
-        "Weight-decay sweep on MNIST-1D (500 training examples, 5 seeds): the weight norm falls "
-        "steadily with alpha, test accuracy first rises, then falls once the penalty underfits."
+        "Weight-decay sweep of an MLP 40-100-100-10 on 500 MNIST-1D signals (5 seeds): test accuracy "
+        "at alpha = 1e-2 is higher than without the penalty."
     ),
+    expected="increase",
+    measures="test accuracy at alpha = 1e-2 minus at alpha = 0, per seed",
+    unit="points",
 )
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """Accuracies and weight norms of a weight-decay sweep; arrays of shape (A, S).
-
-    Attributes
-    ----------
-    alphas : numpy.ndarray of shape (A,)
-    train_accuracy, test_accuracy : numpy.ndarray of shape (A, S)
-    weight_norm : numpy.ndarray of shape (A, S)
-        :math:`\\|w\\|_2` over all weight matrices of a member (biases excluded).
-    """
-
-    alphas: np.ndarray
-    train_accuracy: np.ndarray
-    test_accuracy: np.ndarray
-    weight_norm: np.ndarray
-
-
-def weight_decay_sweep(
-    data: Dataset,
-    alphas: Sequence[float],
-    *,
-    num_seeds: int = 5,
-    sizes: Sequence[int] | None = None,
-    config: TrainConfig | None = None,
-) -> SweepResult:
-    """Train ``len(alphas) * num_seeds`` MLPs at once, member ``(i, s)`` with penalty ``alphas[i]``.
-
-    Parameters
-    ----------
-    data : Dataset
-        Classification data.
-    alphas : sequence of float >= 0
-        Penalty weights on the weight matrices (biases are not decayed).
-    num_seeds : int >= 2
-        Independent members per penalty weight (own initialisation and minibatch order).
-    sizes : sequence of int, optional
-        Layer widths; default ``(d, 64, 64, classes)``.
-    config : TrainConfig, optional
-        Default: 60 epochs of SGD with momentum 0.9, rate 0.05, batches of 100.
-
-    Returns
-    -------
-    SweepResult
-
-    Notes
-    -----
-    One :class:`~reglab.training.StackedMLP` holds every member;
-    :func:`~reglab.training.fit_stacked` adds
-    :math:`\\alpha_m \\cdot \\tfrac12\\|W_m\\|^2` to member ``m``'s loss, which for SGD is
-    exactly weight decay (WD-2).
-
-    Examples
-    --------
-    >>> from reglab import digits
-    >>> r = weight_decay_sweep(digits().subset(100), [0.0, 0.01], num_seeds=2, config=TrainConfig(epochs=1))
-    >>> r.test_accuracy.shape
-    (2, 2)
-    """
-    if not isinstance(data, Dataset) or data.num_classes < 2:
-        raise TypeError(f"data must be a classification Dataset, but got {data!r}")
-    alphas = [check_real(f"alphas[{i}]", a, low=0.0) for i, a in enumerate(alphas)]
-    if not alphas:
-        raise ValueError("alphas must list at least one penalty weight, but got an empty sequence")
-    num_seeds = check_int("num_seeds", num_seeds, low=2)
-    d, k = data.x_train.shape[1], data.num_classes
-    sizes = list(sizes) if sizes is not None else [d, 64, 64, k]
-    if sizes[0] != d or sizes[-1] != k:
-        raise ValueError(
-            f"sizes must start with the input width {d} and end with the {k} classes, but got {sizes}"
-        )
-    config = config or TrainConfig(epochs=60, lr=0.05, batch_size=100, momentum=0.9)
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, but got {type(config).__name__}")
-    decay = torch.tensor(alphas, dtype=torch.float64).repeat_interleave(num_seeds)
-    model = StackedMLP(len(decay), sizes, seed=config.seed, dtype=data.x_train.dtype)
-    fit_stacked(model, data.x_train, data.y_train, config=config, weight_decay=decay)
-    shape = (len(alphas), num_seeds)
-    train = evaluate_stacked(model, data.x_train, data.y_train)["accuracy"].numpy().reshape(shape)
-    test = evaluate_stacked(model, data.x_test, data.y_test)["accuracy"].numpy().reshape(shape)
-    with torch.no_grad():
-        norm = (2 * model.member_l2()).sqrt().numpy().reshape(shape)
-    return SweepResult(np.asarray(alphas), train, test, norm)

@@ -1,0 +1,143 @@
+"""Experiment L1-6 of chapter ``l1_penalty``: L1 against L2 on the 8x8 handwritten digits.
+
+One stacked run trains every setting and seed at once: no penalty, L2 weight decay, an L1 term in
+the loss (the lecture's subgradient update, through autograd) and L1 with proximal steps (a soft
+threshold after every SGD step). Member ``j`` of every setting starts from the same
+initialisation, so the per-seed differences between settings are paired by initialisation (the
+minibatch order is each member's own). The result is registered in
+:mod:`reglab.derivations.l1_penalty`; the chapter records its outcome.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..data import Dataset, digits
+from ..penalties import soft_threshold
+from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
+
+__all__ = ["SETTINGS", "L1DigitsConfig", "L1DigitsRun", "border_mask", "run_l1_digits"]
+
+SETTINGS = ("none", "L2", "L1 subgradient", "L1 proximal")
+
+
+@dataclass(frozen=True)
+class L1DigitsConfig:
+    """Settings of experiment L1-6 (plain SGD, so the proximal step is exact)."""
+
+    seeds: int = 5
+    hidden: int = 64
+    lr: float = 0.2
+    alpha_l2: float = 1e-2
+    alpha_l1: float = 3e-3
+    epochs: int = 30
+    batch_size: int = 200
+    init_seed: int = 1
+    order_seed: int = 0
+    near_zero: float = 1e-3
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, optimizer="sgd",
+                           momentum=0.0, seed=self.order_seed)
+
+
+def border_mask(side: int = 8) -> Tensor:
+    """Boolean mask of the pixels on the border of a ``side`` x ``side`` image, flattened."""
+    m = torch.zeros(side, side, dtype=torch.bool)
+    m[0, :] = m[-1, :] = m[:, 0] = m[:, -1] = True
+    return m.reshape(-1)
+
+
+@dataclass
+class L1DigitsRun:
+    """What experiment L1-6 measured; arrays of shape (settings, seeds) unless said otherwise.
+
+    Attributes
+    ----------
+    test_accuracy, exact_zero, near_zero : numpy.ndarray
+        Test accuracy, share of weight entries exactly 0, share below ``config.near_zero``.
+    weights : Tensor of shape (settings * seeds, n_weights)
+        Every member's weight entries (biases excluded), flattened.
+    first_layer : Tensor of shape (settings * seeds, hidden, 64)
+    steps : int
+        SGD steps taken (epochs times minibatches per epoch).
+    n_weights, n_biases : int
+        Weight entries and biases of one network.
+    blank_pixels : Tensor of shape (64,), bool
+        Pixels that are 0 in every training image.
+    """
+
+    config: L1DigitsConfig
+    data: Dataset
+    model: StackedMLP
+    test_accuracy: np.ndarray
+    exact_zero: np.ndarray
+    near_zero: np.ndarray
+    weights: Tensor
+    first_layer: Tensor
+    steps: int
+    n_weights: int
+    n_biases: int
+    blank_pixels: Tensor
+
+    def members(self, setting: str) -> slice:
+        k = SETTINGS.index(setting)
+        return slice(k * self.config.seeds, (k + 1) * self.config.seeds)
+
+    def zero_share_gain(self) -> np.ndarray:
+        """Per seed: share of weights exactly 0 with L1 proximal minus with L2, in points."""
+        return 100.0 * (self.exact_zero[SETTINGS.index("L1 proximal")] - self.exact_zero[SETTINGS.index("L2")])
+
+    def pixel_zero_share(self, setting: str) -> Tensor:
+        """Per input pixel: share of its first-layer weights exactly 0 (over hidden units and seeds)."""
+        return (self.first_layer[self.members(setting)] == 0).double().mean(dim=(0, 1))
+
+
+def run_l1_digits(config: L1DigitsConfig = L1DigitsConfig(), data: Dataset | None = None) -> L1DigitsRun:
+    """Train the four settings of L1-6, ``config.seeds`` members each, as one stacked model."""
+    data = digits() if data is None else data
+    S, n_set = config.seeds, len(SETTINGS)
+    sizes = (data.x_train.shape[1], config.hidden, data.num_classes)
+    model = StackedMLP(n_set * S, sizes, seed=config.init_seed, dtype=data.x_train.dtype)
+    with torch.no_grad():  # member j of every setting starts from the same initialisation
+        for p in model.parameters():
+            p.copy_(p[:S].repeat(n_set, *([1] * (p.dim() - 1))))
+
+    def per_member(values):
+        return torch.tensor(values, dtype=torch.float64).repeat_interleave(S)
+
+    l2_weight = per_member([0.0, config.alpha_l2, 0.0, 0.0])
+    l1_weight = per_member([0.0, 0.0, config.alpha_l1, 0.0]).to(data.x_train.dtype)
+    threshold = per_member([0.0, 0.0, 0.0, config.lr * config.alpha_l1]).to(data.x_train.dtype).view(-1, 1, 1)
+
+    def l1_term(model, xb, yb, out):
+        # alpha * ||W||_1 per member: autograd gives the subgradient alpha * sign(W)
+        return l1_weight * sum(w.abs().sum(dim=(1, 2)) for w in model.weights())
+
+    def proximal_step(xb, yb, model):
+        # called before every minibatch: the soft threshold of the previous SGD step
+        with torch.no_grad():
+            for w in model.weights():
+                w.copy_(soft_threshold(w, threshold))
+        return xb, yb
+
+    fit_stacked(model, data.x_train, data.y_train, config=config.train_config(), weight_decay=l2_weight,
+                extra_loss=l1_term, transform=proximal_step)
+    proximal_step(None, None, model)  # the proximal part of the very last step
+
+    acc = evaluate_stacked(model, data.x_test, data.y_test)["accuracy"].numpy().reshape(n_set, S)
+    weights = torch.cat([w.detach().reshape(model.num_models, -1) for w in model.weights()], dim=1)
+    exact = (weights == 0).double().mean(1).numpy().reshape(n_set, S)
+    near = (weights.abs() < config.near_zero).double().mean(1).numpy().reshape(n_set, S)
+    n_biases = sum(layer.bias.shape[1] for layer in model.layers)
+    return L1DigitsRun(
+        config=config, data=data, model=model, test_accuracy=acc, exact_zero=exact, near_zero=near,
+        weights=weights, first_layer=model.layers[0].weight.detach().clone(),
+        steps=config.epochs * math.ceil(data.x_train.shape[0] / config.batch_size),
+        n_weights=weights.shape[1], n_biases=n_biases,
+        blank_pixels=(data.x_train == 0).all(dim=0),
+    )
