@@ -1,7 +1,9 @@
 # The book's commands. Every target creates .venv from requirements.txt on first use.
 #   make book     build the site into _build/html (zero warnings allowed)
-#   make test     everything CI runs: library tests, nbval over every notebook, site build
+#   make test     everything CI runs: library tests, nbval over every notebook, PDF, site build
+#   make pdf      the whole book as one PDF in _build/ (needs TeX: README); `make book` links it
 #   make outputs  re-execute notebooks in place (NB=book/x.ipynb for one) and record time/memory
+#   make student  student notebooks (solutions removed, answers self-checked) in _build/student
 #   make bench    budgets measured side by side
 #   make reproducibility   nbval with 1 and 2 threads and on the AVX2 and baseline CPU paths
 #   make serve    serve the built site on http://127.0.0.1:8000
@@ -19,10 +21,10 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -o testpaths=book
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-.PHONY: help book test test-lib test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
+.PHONY: help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,/^[^#]/p' Makefile | grep '^#'
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,19 +35,60 @@ book: $(STAMP)
 	$(JB)
 	@echo "The site is in _build/html/index.html (open it, or run 'make serve')."
 
-test: test-lib test-notebooks test-site
+# The book as one PDF: Jupyter Book's pdflatex builder (its LaTeX class runs XeLaTeX), in its
+# own build directory so that it never shares Sphinx's cache with the site. The result goes to
+# _build/<targetname of _config.yml>.pdf; the next `make book` copies it into the site and
+# links it from the intro page (_ext/reglab_pdf.py).
+PDF := _build/$(shell sed -n 's/^ *targetname: *\([^ ]*\)\.tex.*/\1/p' _config.yml).pdf
+PDF_BUILD := _build/pdf
+PDF_TOOLS := xelatex latexmk makeindex pdftotext pdfinfo pdfimages
+TEX_PACKAGES := texlive-xetex texlive-latex-extra texlive-fonts-recommended fonts-freefont-otf latexmk poppler-utils
+export LATEXOPTS ?= -interaction=nonstopmode -halt-on-error -file-line-error
+
+pdf: $(STAMP)
+	@for t in $(PDF_TOOLS); do command -v $$t >/dev/null || { echo "make pdf needs $$t:" \
+	  "apt-get install --no-install-recommends $(TEX_PACKAGES)" >&2; exit 1; }; done
+	@kpsewhich FreeSerif.otf >/dev/null || { echo "make pdf needs the FreeSerif font:" \
+	  "apt-get install --no-install-recommends fonts-freefont-otf" >&2; exit 1; }
+	@mkdir -p $(PDF_BUILD)
+	@echo "Building the PDF (log: $(PDF_BUILD)/build.log) ..."
+	@$(BIN)/jupyter-book build . --builder pdflatex -n -W --keep-going --path-output $(PDF_BUILD) \
+	  >$(PDF_BUILD)/build.log 2>&1 || { tail -n 30 $(PDF_BUILD)/build.log; \
+	  grep -h -A3 '^!\|^\./[^:]*:[0-9]*: ' $(PDF_BUILD)/_build/latex/*.log 2>/dev/null | head -n 20; exit 1; }
+	@cp $(PDF_BUILD)/_build/latex/$(notdir $(PDF)) $(PDF)
+	@echo "The PDF is $(PDF) ($$(pdfinfo $(PDF) | sed -n 's/^Pages: *//p') pages); 'make book' links it."
+
+test: test-lib test-notebooks test-student test-pdf test-site
 
 test-lib: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not site"
+	$(BIN)/python -m pytest tests -m "not site and not pdf and not student"
+
+# Every student notebook run with the book's solutions filled in (all checks "correct") and
+# with planted wrong answers (all "not yet").
+test-student: $(STAMP)
+	$(BIN)/python -m pytest tests -m student
 
 test-notebooks: $(STAMP)
 	$(NBVAL) book
+
+# The PDF and its tests where TeX is installed; skipped with a message where it is not, unless
+# REGLAB_REQUIRE_PDF=1 (CI). Runs before test-site, whose site build then links the PDF.
+test-pdf: $(STAMP)
+	@missing=; for t in $(PDF_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -z "$$missing" ]; then $(MAKE) --no-print-directory pdf && \
+	  $(BIN)/python -m pytest tests -m "pdf and not site"; \
+	elif [ "$$REGLAB_REQUIRE_PDF" = 1 ]; then echo "test-pdf: missing$$missing (REGLAB_REQUIRE_PDF=1)" >&2; exit 1; \
+	else echo "test-pdf: SKIPPED, no$$missing on PATH (Debian: apt-get install" \
+	  "--no-install-recommends $(TEX_PACKAGES))"; fi
 
 test-site: book
 	$(BIN)/python -m pytest tests -m site
 
 outputs: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+student: $(STAMP)
+	$(BIN)/python tools/make_student.py
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py

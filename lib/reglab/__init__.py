@@ -18,6 +18,7 @@ from .data import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .early_stopping import *  # noqa: F401,F403
 from .ensembles import *  # noqa: F401,F403
+from .exercises import *  # noqa: F401,F403
 from .multitask import *  # noqa: F401,F403
 from .noise import *  # noqa: F401,F403
 from .penalties import *  # noqa: F401,F403
@@ -35,6 +36,7 @@ _MODULES = (
     "dropout",
     "early_stopping",
     "ensembles",
+    "exercises",
     "multitask",
     "noise",
     "penalties",

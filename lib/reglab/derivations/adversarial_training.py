@@ -175,7 +175,7 @@ def growth_table(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, total:
     dict of numpy arrays, one entry per d
         ``d``; ``lp_max``: mean over the draws of ``max w . eta`` over the ball
         ``max_i |eta_i| <= eps``, solved as one linear program (scipy's HiGHS) over the whole
-        ball; ``lp_stderr``: its standard error (eps * d * sample sd of |w_i| / sqrt(total
+        ball; ``lp_stderr``: its standard error (eps * d * sample sd of abs(w_i) / sqrt(total
         weights)); ``closed_max``: mean of ``eps * ||w||_1``; ``expected_max``: ``eps * d * sqrt(2/pi)``;
         ``random_shift``: mean of ``|w . eta|`` for a random sign vector ``eta`` of size eps;
         ``expected_random``: ``eps * sqrt(2 * d / pi)``.
@@ -219,7 +219,7 @@ def check_adv1_growth(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, t
     """The largest shift is ``eps * d * E|w_i| = eps * d * sqrt(2/pi)`` on average: it grows like d.
 
     Closed-form expectation per dimension against the mean of linear-program maxima over
-    ``total`` weights per d, each within its own standard error (:func:`compare_mc`).
+    ``total`` weights per d, each within its own standard error (:func:`~reglab.derivations.core.compare_mc`).
     """
     table = growth_table(dims, eps=eps, total=total, seed=seed)
     d = table["d"].astype(np.float64)

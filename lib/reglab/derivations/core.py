@@ -5,7 +5,7 @@ derivations module of its chapter.
 
 * A *derivation* registers one or more checker functions (its *parts*: brute force, ISTA,
   SymPy ...). Each computes the quantity twice, independently, and returns a :class:`Check`
-  built by :func:`compare` or :func:`compare_mc`, the only places where two computations are
+  built by :func:`compare` or :func:`~reglab.derivations.core.compare_mc`, the only places where two computations are
   compared. Each part declares at least one *planted error*: a named, plausible mistake that
   the checker can be asked to make (``checker(planted=name)``) and must then reject.
 * An *experiment* is measured in its chapter over several seeds. It states the direction it
@@ -253,7 +253,7 @@ def compare(
     atol, rtol : float or array broadcastable to the values
         Absolute and relative tolerance, per entry: entry ``i`` passes if
         ``|analytic_i - empirical_i| <= atol_i + rtol_i * |analytic_i|``.
-        For Monte Carlo estimates use :func:`compare_mc`.
+        For Monte Carlo estimates use :func:`~reglab.derivations.core.compare_mc`.
     analytic_label, empirical_label : str
         How each number was obtained; printed beside it.
     digits : int
@@ -784,7 +784,7 @@ def ledger_markdown(rows: list[tuple[Result, tuple[Check, ...]]], rejected: Mapp
         for i, (part, check) in enumerate(zip(result.parts, checks)):
             s = check.summary()
             first = i == 0
-            claim = f"{_cell(result.claim)} ([{result.chapter}](../{result.chapter}.html))" if first else ""
+            claim = f"{_cell(result.claim)} ({{doc}}`{result.chapter} <../{result.chapter}>`)" if first else ""
             verdict = "agree" if s["passed"] else "**DISAGREE**"
             numbers = (f"{_cell(check.analytic_label)}: {_cell(s['analytic'])}; {_cell(check.empirical_label)}: "
                        f"{_cell(s['empirical'])}; difference {_cell(s['error'])}, tolerance {s['tolerance']}: {verdict}")
@@ -830,7 +830,7 @@ def outcomes_markdown(results: list[Result], book_dir=None, *, glued: bool = Tru
             effect, low, high, seeds, verdict = (f"{o.effect:+.3g}", f"{o.low:+.3g}", f"{o.high:+.3g}",
                                                  str(o.seeds), o.verdict)
         lines.append(
-            f"| {result.id} | {_cell(result.claim)} ([{result.chapter}](../{result.chapter}.html)) "
+            f"| {result.id} | {_cell(result.claim)} ({{doc}}`{result.chapter} <../{result.chapter}>`) "
             f"| {_cell(o.measures)}: {effect}{unit} | [{low}, {high}] | {seeds} | {verdict} |"
         )
     return "\n".join(lines)
@@ -852,7 +852,7 @@ def errata_markdown() -> str:
         part = next(p for p in result.parts if planted in p.planted)
         status = "rejected" if not check.passed else "**NOT rejected**"
         parts.append(
-            f"| {result.id} ([{result.chapter}](../{result.chapter}.html)) | {_cell(planted.slip)} "
+            f"| {result.id} ({{doc}}`{result.chapter} <../{result.chapter}>`) | {_cell(planted.slip)} "
             f"| {_cell(planted.description)} | {_cell(planted.correct)} "
             f"| {_cell(part.label)}: {check.error_text()}, {status} |"
         )

@@ -4,7 +4,7 @@
   penalty on the hidden activations of an MLP raises the fraction of inactive units, and its
   test accuracy; :func:`sparsity_illustration` and :func:`draw_product` picture
   parameter sparsity (sparse W, dense h) against representational sparsity (dense W, sparse h).
-- SP-2: with orthonormal atoms the best k-sparse code keeps the k largest ``|W^T x|``
+- SP-2: with orthonormal atoms the best k-sparse code keeps the k largest ``abs(W^T x)``
   (:func:`topk_orthonormal`), checked against :func:`best_k_sparse` (every support) and OMP;
   with orthogonal atoms of any lengths the rule divides by the lengths (:func:`topk_orthogonal`).
 - SP-3: for a general dictionary greedy OMP can miss the best support
@@ -139,7 +139,7 @@ def best_k_sparse(W: Tensor, x: Tensor, k: int, *, max_supports: int = 200_000) 
 
 
 def topk_orthonormal(W: Tensor, x: Tensor, k: int) -> Tensor:
-    r"""Closed-form best k-sparse code for orthonormal atoms: keep the k largest ``|W^T x|``.
+    r"""Closed-form best k-sparse code for orthonormal atoms: keep the k largest ``abs(W^T x)``.
 
     Parameters
     ----------
@@ -246,7 +246,7 @@ _SP2_CLAIM = (
     },
 )
 def check_sp2(d: int = 10, k: int = 3, n_signals: int = 20, seed: int = 0, *, planted=None) -> Check:
-    """SP-2: closed form (top k of |W^T x|) vs brute force over all C(d, k) supports.
+    """SP-2: closed form (top k of abs(W^T x)) vs brute force over all C(d, k) supports.
 
     W is a random orthonormal basis of R^d (square, like the DCT of the chapter), so that the
     planted "top-k of x" (the signal's own largest entries, taken as the code) is defined.

@@ -5,7 +5,7 @@ recipes at once as one stacked model. Member ``s`` of every recipe starts from t
 initialisation (seed ``s``) and sees the same training subset, so the per-seed differences
 between two recipes are paired. The results are registered, with the direction they expect, in
 :mod:`reglab.derivations.augmentation`; the chapter records them with
-:func:`reglab.derivations.record_outcome`.
+:func:`reglab.derivations.core.record_outcome`.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The experiment of the chapter *Bagging*: bags of bootstrap MLPs on MNIST-1D (BAG-4).
 
 The result is registered, with the direction it expects, in :mod:`reglab.derivations.bagging`;
-the chapter records the measured effect with :func:`reglab.derivations.record_outcome`.
+the chapter records the measured effect with :func:`reglab.derivations.core.record_outcome`.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class BaggingConfig:
     sizes : tuple of int
         Layer widths of every member (input 40 for MNIST-1D, 10 classes).
     epochs, lr, batch_size, optimizer, seed
-        Training settings of every member (see :class:`reglab.TrainConfig`); no other
+        Training settings of every member (see :class:`reglab.training.TrainConfig`); no other
         regularization.
     """
 
@@ -57,7 +57,7 @@ class BaggingConfig:
         return self.num_bags * self.members_per_bag
 
     def train_config(self) -> TrainConfig:
-        """The :class:`reglab.TrainConfig` every member is trained with."""
+        """The :class:`reglab.training.TrainConfig` every member is trained with."""
         return TrainConfig(epochs=self.epochs, lr=self.lr, optimizer=self.optimizer,
                            batch_size=self.batch_size, seed=self.seed)
 

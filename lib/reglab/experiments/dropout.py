@@ -3,7 +3,7 @@
 DO-7 (test accuracy) and DO-8 (fraction of active hidden units) are measured on the same paired
 runs. The results are registered, with the direction they expect, in
 :mod:`reglab.derivations.dropout`; the chapter records the measured effects with
-:func:`reglab.derivations.record_outcome`.
+:func:`reglab.derivations.core.record_outcome`.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class DropoutConfig:
         check_real("keep_prob", self.keep_prob, low=0.0, high=1.0, low_open=True)
 
     def train_config(self) -> TrainConfig:
-        """The :class:`reglab.TrainConfig` of both arms."""
+        """The :class:`reglab.training.TrainConfig` of both arms."""
         return TrainConfig(epochs=self.epochs, lr=self.lr, momentum=self.momentum,
                            batch_size=self.batch_size, seed=self.data_seed)
 

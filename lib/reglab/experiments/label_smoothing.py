@@ -4,7 +4,7 @@ A fraction of the training labels is flipped with the noise model of LS-1; ``see
 per smoothing value train at once on the same noisy labels, member ``s`` of every value from the
 same initialisation (paired seeds). The result is registered, with the direction it expects, in
 :mod:`reglab.derivations.label_smoothing`; the chapter records it with
-:func:`reglab.derivations.record_outcome`.
+:func:`reglab.derivations.core.record_outcome`.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ tasks from the digits (MT-3), and :func:`shared_vs_separate` trains both kinds o
 same tasks, ``M`` seeds at once. :class:`SyntheticSweep` and :class:`DigitsSweep` hold the
 settings the chapter uses; :func:`run_sweep` trains every training-set size of a sweep and
 :func:`per_seed_gain` turns it into the per-seed effect that the chapter records with
-:func:`reglab.derivations.record_outcome`.
+:func:`reglab.derivations.core.record_outcome`.
 
 The penalty is the same per model in both arms: :func:`reglab.multitask.fit_multitask` adds
 ``(alpha / T) * member_l2()`` to the mean over the ``T`` task losses, so every separate network

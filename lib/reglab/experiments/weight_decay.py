@@ -2,7 +2,7 @@
 
 The results are registered, with the direction each expects, in
 :mod:`reglab.derivations.weight_decay`; the chapter records what these runs measured with
-:func:`reglab.derivations.record_outcome`.
+:func:`reglab.derivations.core.record_outcome`.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Networks are trained on MNIST-1D with squared error against one-hot targets, ``s
 variance, all at once; member ``s`` of every noise level starts from the same initialisation, so
 per-seed differences are paired. The result is registered, with the direction it expects, in
 :mod:`reglab.derivations.weight_noise`; the chapter records it with
-:func:`reglab.derivations.record_outcome`.
+:func:`reglab.derivations.core.record_outcome`.
 """
 from __future__ import annotations
 

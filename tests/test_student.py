@@ -1,0 +1,158 @@
+"""`make student`: student notebooks without solutions, whose self-checks tell right from wrong.
+
+The fast tests build the student notebooks and look at them: one per chapter, no solution text or
+code left, a stub and a check for every exercise with an answer. The tests marked ``student``
+execute each chapter's student notebook once, with the chapter's own solution code in place of
+every stub, and after every self-check a test-only cell that runs the same check on a
+deliberately wrong answer (:func:`reglab.planted_answer`): the first must print "correct", the
+second "not yet". They take minutes (every chapter runs once): ``pytest tests -m student``.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from reglab import exercise, exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
+make_student = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_student)
+
+CHAPTERS = make_student.chapters()
+TIMEOUT = 900  # seconds per cell; a chapter runs 10-60 s on a quiet 2-core machine
+
+
+def _trivial(line: str) -> bool:
+    s = line.strip()
+    return len(s) < 12 or s.startswith(("import ", "from ", "```", ":::")) or not re.search(r"[A-Za-z]{3}", s)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("student")
+    make_student.write_student_notebooks(out)
+    return out
+
+
+def test_one_student_notebook_per_chapter(written):
+    assert sorted(p.name for p in written.glob("*.ipynb")) == sorted(p.name for p in CHAPTERS)
+    assert CHAPTERS, "_toc.yml lists no chapter notebook"
+
+
+def test_every_exercise_of_the_book_is_defined():
+    labels = set()
+    for path in CHAPTERS:
+        labels |= set(make_student.solutions(nbformat.read(path, as_version=4)))
+    missing = labels - {e.label for e in exercises()}
+    assert not missing, f"exercises without a self-check definition in reglab: {sorted(missing)}"
+    for label in labels:
+        assert exercise(label).chapter == label[3:].rsplit("-", 1)[0]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_name_a_check_uses_is_defined_by_the_chapter_or_its_solution(path):
+    # Fast: catches a renamed variable without running the chapter.
+    nb = nbformat.read(path, as_version=4)
+    defined = make_student._assigned([item.source for kind, item, _ in make_student._walk(nb)
+                                      if kind == "keep" and item.cell_type == "code"])
+    for label, parts in make_student.solutions(nb).items():
+        ex = exercise(label)
+        expressions = [a.expression for a in ex.answers] + list(ex.inputs.values())
+        used = {n.id for e in expressions for n in ast.walk(ast.parse(e)) if isinstance(n, ast.Name)}
+        missing = used - defined - make_student._assigned(parts["code"])
+        assert not missing, f"{label}: its check uses {sorted(missing)}, which neither the chapter nor the solution defines"
+
+
+def _leaked(original, student) -> list[str]:
+    """Lines of the original's solutions (beyond trivial ones, or ones the chapter has elsewhere) in student."""
+    kept = [item.source for kind, item, _ in make_student._walk(original) if kind == "keep"]
+    kept_lines = {line.strip() for src in kept for line in src.splitlines()}
+    student_lines = {line.strip() for c in student.cells for line in c.source.splitlines()}
+    return [f"{label}: {line.strip()!r}" for label, parts in make_student.solutions(original).items()
+            for src in parts["text"] + parts["code"] for line in src.splitlines()
+            if not _trivial(line) and line.strip() not in kept_lines and line.strip() in student_lines]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_no_solution_leaks_into_the_student_notebook(path, written):
+    original = nbformat.read(path, as_version=4)
+    student = nbformat.read(written / path.name, as_version=4)
+    assert not _leaked(original, student), f"{path.stem}: solution lines left in the student notebook"
+    assert _leaked(original, original), "the leak test must find the solutions in the chapter itself"
+    text = "\n".join(c.source for c in student.cells)
+    assert "solution-start" not in text and "solution-end" not in text
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+    assert student.cells[0].source == original.cells[0].source, "the first cell (it installs reglab) must stay"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_exercise_has_a_stub_and_a_check(path, written):
+    student = nbformat.read(written / path.name, as_version=4)
+    roles: dict[str, list[str]] = {}
+    for cell in student.cells:
+        tag = cell.metadata.get("reglab", {})
+        if tag.get("exercise"):
+            roles.setdefault(tag["exercise"], []).append(tag["role"])
+    for label in make_student.solutions(nbformat.read(path, as_version=4)):
+        ex = exercise(label)
+        assert "stub" in roles[label]
+        assert ("check" in roles[label]) == bool(ex.answers), label
+        if not ex.answers:
+            assert "written" in roles[label], f"{label} is answered in words: it needs a written-answer cell"
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")
+
+
+@pytest.mark.student
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_self_checks_accept_the_solutions_and_reject_planted_errors(path, monkeypatch):
+    import nbformat.v4.nbbase
+    from nbclient import NotebookClient
+
+    # Only the check cells' printed text matters here and the notebook is never saved: outputs
+    # are not validated against the nbformat schema (a glued JSON record is not valid there).
+    monkeypatch.setattr(nbformat.v4.nbbase, "validate", lambda *args, **kwargs: None)
+    monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    nb = make_student.student_notebook(path, fill=True, planted=True)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    print(f"{path.stem}: executed in {time.perf_counter() - start:.0f} s")
+    checked = 0
+    for cell in nb.cells:
+        tag = cell.metadata.get("reglab", {})
+        out = _stdout(cell)
+        if tag.get("role") == "check":
+            assert out.strip() == "correct", f"{tag['exercise']}: the solution gets {out.strip()!r}"
+            checked += 1
+        elif tag.get("role") == "planted":
+            assert out.startswith("not yet:"), f"{tag['exercise']}: a planted error gets {out.strip()!r}"
+    assert checked == sum(1 for e in exercises() if e.chapter == path.stem and e.answers)
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_page_links_its_student_notebook(path):
+    import yaml
+
+    site = ROOT / "_build" / "html"
+    page = site / "book" / f"{path.stem}.html"
+    if not page.exists():
+        pytest.skip("the site is not built (make book)")
+    html = page.read_text()
+    assert f'href="../_student/{path.stem}.ipynb" download' in html
+    notebook = nbformat.read(site / "_student" / path.name, as_version=4)
+    assert not any("solution-start" in c.source for c in notebook.cells)
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    org_repo = repo["url"].rstrip("/").removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{org_repo}/blob/{repo['branch']}/book/{path.name}"
+    assert f'href="{colab}"' in html
