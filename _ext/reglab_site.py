@@ -38,17 +38,17 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
-def _add_static(app):
+def _add_static(app, config):
     from pathlib import Path
 
-    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+    config.html_static_path = [*config.html_static_path, str(Path(__file__).parent / "static")]
 
 
 def setup(app):
     app.add_js_file(None, body=_MODE_FIX, priority=1)
     app.add_js_file(None, body=_SUMMARY_NAMES)
     # 3. The book's own CSS overrides (_ext/static/reglab.css), each explained there.
-    app.connect("builder-inited", _add_static)
+    app.connect("config-inited", _add_static)
     app.add_css_file("reglab.css", priority=900)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
