@@ -17,7 +17,13 @@ _SUMMARY_NAMES = (
     'document.addEventListener("DOMContentLoaded", () => {'
     ' document.querySelectorAll("summary").forEach(s => {'
     ' if (!s.textContent.trim() && !s.getAttribute("aria-label"))'
-    ' s.setAttribute("aria-label", "Show or hide the pages of this section"); }); });'
+    ' s.setAttribute("aria-label", "Show or hide the pages of this section"); });'
+    # 5. sphinxcontrib-bibtex marks its citation list role="list" without list items (axe-core:
+    #    aria-required-children), and matplotlib's animation player has an unlabelled frame
+    #    slider (axe-core: label).
+    ' document.querySelectorAll(".citation-list[role=list]").forEach(e => e.removeAttribute("role"));'
+    ' document.querySelectorAll("input[type=range]:not([aria-label])").forEach(e =>'
+    ' e.setAttribute("aria-label", "Animation frame")); });'
 )
 
 

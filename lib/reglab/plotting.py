@@ -80,5 +80,6 @@ def animation_html(anim, *, default_mode: str = "once", alt: str = "An animated 
     html = anim.to_jshtml(default_mode=default_mode)
     html = re.sub(r'<link rel="stylesheet"[^>]*font-awesome[^>]*>', "", html)
     html = html.replace("<img ", f'<img alt="{escape(alt, quote=True)}" ', 1)
+    html = html.replace('<input type="range"', '<input type="range" aria-label="Animation frame"', 1)
     plt.close(anim._fig)
     return HTML(html)
