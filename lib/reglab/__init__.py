@@ -45,4 +45,7 @@ _MODULES = (
     "stats",
     "training",
 )
+# The ledger's results are registered by the chapter modules of both wings.
+from . import derivations, experiments  # noqa: E402,F401
+
 __all__ = [name for _m in _MODULES for name in _sys.modules[f"{__name__}.{_m}"].__all__]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .derivations.core import compare
+from .derivations.compare import compare
 
 __all__ = [
     "Answer",

@@ -26,7 +26,8 @@ from torch import Tensor, nn
 
 from .._validation import check_int, check_real, check_tensor
 from ..adversarial import fgsm
-from .core import Check, compare, compare_mc, derivation, experiment, subcheck
+from .compare import Check, compare, compare_mc
+from .registry import derivation, experiment, subcheck
 
 __all__ = [
     "check_adv1",
@@ -219,7 +220,7 @@ def check_adv1_growth(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, t
     """The largest shift is ``eps * d * E|w_i| = eps * d * sqrt(2/pi)`` on average: it grows like d.
 
     Closed-form expectation per dimension against the mean of linear-program maxima over
-    ``total`` weights per d, each within its own standard error (:func:`~reglab.derivations.core.compare_mc`).
+    ``total`` weights per d, each within its own standard error (:func:`~reglab.derivations.compare.compare_mc`).
     """
     table = growth_table(dims, eps=eps, total=total, seed=seed)
     d = table["d"].astype(np.float64)

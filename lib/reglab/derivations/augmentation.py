@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
-from .core import Check, compare, compare_mc, derivation, experiment, subcheck
+from .compare import Check, compare, compare_mc
+from .registry import derivation, experiment, subcheck
 
 __all__ = [
     "input_noise_objective",
@@ -271,7 +272,7 @@ def check_input_noise_monte_carlo(
 ) -> Check:
     """AUG-2 by simulation: mean of ||y - (X + E) w||^2 over noise draws vs the closed form.
 
-    Compared with :func:`~reglab.derivations.core.compare_mc` (the mean's own standard error,
+    Compared with :func:`~reglab.derivations.compare.compare_mc` (the mean's own standard error,
     99.9 % confidence). ``planted`` makes the closed form a planted mistake.
     """
     n = check_int("n", n, low=1)

@@ -19,7 +19,8 @@ import torch
 
 from .._validation import check_int, check_real
 from ..ensembles import bootstrap_indices, out_of_bag_mask
-from .core import Check, Planted, compare, compare_mc, derivation, experiment, subcheck
+from .compare import Check, compare, compare_mc
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "ensemble_mse",

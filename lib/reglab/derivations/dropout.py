@@ -17,7 +17,8 @@ from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
 from ..dropout import Dropout, dropout, ensemble_mean
-from .core import Check, Planted, bonferroni_z, compare, compare_mc, derivation, experiment, subcheck
+from .compare import Check, bonferroni_z, compare, compare_mc
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "dropout_linear_objective",

@@ -23,7 +23,8 @@ from .._validation import check_int, check_real, check_tensor
 from ..data import quadratic_problem
 from ..early_stopping import EarlyStopping
 from ..training import TrainConfig, fit
-from .core import Check, compare, derivation, experiment, subcheck
+from .compare import Check, compare
+from .registry import derivation, experiment, subcheck
 from .weight_decay import l2_solution, shrink_factors  # the L2 closed forms of chapter weight_decay
 
 __all__ = [

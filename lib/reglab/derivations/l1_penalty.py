@@ -21,7 +21,8 @@ from torch import Tensor
 
 from .._validation import check_choice, check_int, check_real, check_tensor
 from ..penalties import l1_penalty, l1_step, soft_threshold, weight_decay_step
-from .core import Check, Planted, compare, derivation, experiment, subcheck
+from .compare import Check, compare
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "brute_force_l1",

@@ -26,7 +26,8 @@ from torch import Tensor
 
 from .._validation import check_int, check_real
 from ..noise import corrupt_labels, smooth_labels, smoothed_cross_entropy
-from .core import Check, Planted, compare, compare_mc, derivation, experiment, subcheck
+from .compare import Check, compare, compare_mc
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "pytorch_label_smoothing",
@@ -146,7 +147,7 @@ def check_targets(
     """LS-1: smoothed target vs the frequencies of a corrupted label (simulated noise model).
 
     Each class's frequency has its own binomial standard error sqrt(q (1 - q) / draws);
-    :func:`~reglab.derivations.core.compare_mc` holds the k intervals jointly at 99.9 %.
+    :func:`~reglab.derivations.compare.compare_mc` holds the k intervals jointly at 99.9 %.
     """
     num_classes, eps = _check_k_eps(num_classes, eps)
     label = check_int("label", label, low=0, high=num_classes - 1)

@@ -18,7 +18,8 @@ from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
 from ..multitask import soft_sharing_penalty
-from .core import Check, Planted, compare, derivation, experiment, subcheck
+from .compare import Check, compare
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "soft_sharing_solution",

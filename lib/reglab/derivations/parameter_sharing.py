@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._validation import check_choice, check_int, check_tensor
-from .core import Check, Planted, compare, derivation, experiment, subcheck
+from .compare import Check, compare
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "PADDINGS",

@@ -22,7 +22,8 @@ from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
 from ..data import polynomial_regression
-from .core import Check, Planted, compare, derivation, experiment, subcheck
+from .compare import Check, compare
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "polynomial_features",

@@ -25,7 +25,8 @@ from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
 from ..sparse_coding import omp
-from .core import Check, compare, derivation, experiment, subcheck
+from .compare import Check, compare
+from .registry import derivation, experiment, subcheck
 
 __all__ = [
     "best_k_sparse",

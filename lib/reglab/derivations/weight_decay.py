@@ -31,7 +31,8 @@ from torch import Tensor, nn
 from .._validation import check_int, check_real, check_tensor
 from ..data import polynomial_regression, quadratic_problem
 from ..penalties import l2_penalty, weight_decay_step
-from .core import Check, Planted, compare, derivation, experiment, subcheck
+from .compare import Check, compare
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "l2_solution",

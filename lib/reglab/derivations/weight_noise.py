@@ -29,7 +29,8 @@ from .._validation import check_int, check_real, check_tensor
 from ..noise import perturbed_outputs
 from ..training import StackedMLP
 from .augmentation import gaussian_expectation, rational_matrix
-from .core import Check, Planted, compare, compare_mc, derivation, experiment, subcheck
+from .compare import Check, compare, compare_mc
+from .registry import Planted, derivation, experiment, subcheck
 
 __all__ = [
     "linear_weight_noise_risk",
@@ -190,7 +191,7 @@ def check_linear_monte_carlo(
 
     ``planted="unsquared norm (the slide)"`` compares with the slide's unsquared regulariser
     (and fails); ``planted="eta read as a standard deviation"`` with eta^2 E||x||^2. Compared
-    with :func:`~reglab.derivations.core.compare_mc` at 99.9 % confidence.
+    with :func:`~reglab.derivations.compare.compare_mc` at 99.9 % confidence.
     """
     eta = check_real("eta", eta, low=0.0)
     n = check_int("n", n, low=1)
@@ -401,7 +402,7 @@ def check_first_order(*, eta: float = 1e-4, num_pairs: int = 100000, seed: int =
     """WN-2: first-order prediction (autograd gradient and exact Hessian trace) vs Monte Carlo.
 
     At eta = 1e-4 the O(eta) remainder is far below the Monte Carlo error; compared with
-    :func:`~reglab.derivations.core.compare_mc` at 99.9 % confidence.
+    :func:`~reglab.derivations.compare.compare_mc` at 99.9 % confidence.
     """
     model, X, y = tiny_network()
     terms = first_order_terms(model, X, y)

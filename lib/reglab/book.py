@@ -1,0 +1,315 @@
+"""The chapter page: show a check, record an outcome, glue numbers into the prose.
+
+Everything a chapter notebook does that is page plumbing rather than teaching lives here, once:
+
+* :func:`show` prints a check (or any text) wrapped to the page, one part per line.
+* :func:`show_checks` runs the checks of a result, prints each, and runs every planted error,
+  each of which must be rejected; ``source=True`` folds the checker's code under its output.
+* :func:`record` records an experiment's measured outcome (effect, interval, verdict).
+* :func:`glue` and :func:`glue_many` paste computed numbers into the prose. They use MyST-NB
+  where it is installed (the book's build); elsewhere (Colab, a plain Jupyter) they keep the
+  value in :data:`GLUED`, so a chapter runs with nothing but ``reglab`` installed. A number is
+  stored at a stated number of significant digits (4 unless asked), never as a float's full
+  repr, whose last digits change from one CPU to the next.
+* :func:`ledger_markdown`, :func:`outcomes_markdown` and :func:`errata_markdown` render the
+  appendix pages from the registry.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .derivations import get_result, ledger
+from .derivations.compare import Check, CheckFailed
+from .derivations.registry import Outcome, Result, _id_key, errata, outcome_from
+
+__all__ = [
+    "GLUED",
+    "errata_markdown",
+    "glue",
+    "glue_many",
+    "ledger_markdown",
+    "outcomes_markdown",
+    "record",
+    "run_ledger",
+    "run_planted",
+    "show",
+    "show_checks",
+]
+
+#: Values glued where MyST-NB is not installed, by name (the last value glued under each name).
+GLUED: dict[str, object] = {}
+
+WIDTH = 80
+
+
+def show(item, width: int = WIDTH) -> None:
+    """Print a check, an outcome or any text at most ``width`` characters wide.
+
+    A check's parts (separated by `` | ``) go on lines of their own; "95 %" is never broken.
+
+    >>> show("WD-1: agree | closed form: 1.5 | autograd: 1.5")
+    WD-1: agree
+        closed form: 1.5
+        autograd: 1.5
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 20:
+        raise ValueError(f"width must be an integer of at least 20, but got {width!r}")
+    text = str(item).replace(" | ", "\n    ").replace(" %", "\u00a0%")
+    for line in text.splitlines():
+        print(textwrap.fill(line, width, subsequent_indent="      ", break_on_hyphens=False))
+
+
+def _parts(result: Result, labels: tuple[str, ...]):
+    if result.kind != "derivation":
+        raise ValueError(f"{result.id} is an experiment; it has no checks to show")
+    known = [p.label for p in result.parts]
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise ValueError(f"{result.id} has no check labelled {unknown[0]!r}; its checks are {known}")
+    return [p for p in result.parts if not labels or p.label in labels]
+
+
+def _source(fn) -> str:
+    from IPython.display import HTML, display
+
+    code = textwrap.dedent(inspect.getsource(fn))
+    escaped = code.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    html = (f'<details class="reglab-source"><summary>The second computation: source of '
+            f"<code>{fn.__name__}</code></summary><pre>{escaped}</pre></details>")
+    display({"text/html": html, "text/plain": f"(source of {fn.__name__}, folded)"}, raw=True)
+    return code
+
+
+def show_checks(result_id: str, *labels: str, source: bool = False) -> tuple[Check, ...]:
+    """Run the checks of a result (all, or those with the given labels) and print each.
+
+    Each check must pass (else :class:`~reglab.derivations.compare.CheckFailed`, with both
+    numbers); after each, every planted error it declares is run and must be rejected (else
+    ``CheckFailed`` naming it).
+
+    Parameters
+    ----------
+    result_id : str
+        The result's ID, e.g. ``"WD-3"``.
+    *labels : str
+        Only the checks with these labels (all of them if none is given).
+    source : bool
+        Also show each checker's code, folded under its output.
+
+    Returns
+    -------
+    tuple of Check
+    """
+    result = get_result(result_id)
+    checks = []
+    for part in _parts(result, labels):
+        check = part.run(result.id).assert_passed()
+        checks.append(check)
+        show(check)
+        if source:
+            _source(part.checker)
+        for planted in part.planted:
+            made = part.run(result.id, planted.name)
+            if made.passed:
+                raise CheckFailed(f"{result.id}: the planted error {planted.name!r} is not rejected:\n{made}")
+            show(f"  planted error {planted.name!r}: rejected")
+    return tuple(checks)
+
+
+def _stored(name: str, value, digits: int):
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"glue {name!r}: a tensor must hold one number, but got shape {tuple(value.shape)}")
+        value = value.item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    raise TypeError(f"glue {name!r}: the value must be a number or a string, but got {type(value).__name__}")
+
+
+def glue(name: str, value, *, digits: int = 4):
+    """Keep ``value`` under ``name`` for the prose (``{glue:text}`name:.2f```) and return it.
+
+    A float (or a one-number tensor or NumPy scalar) is stored rounded to ``digits`` significant
+    digits: what survives another CPU. Uses MyST-NB's glue where MyST-NB is installed; elsewhere
+    the value is kept in :data:`GLUED`.
+
+    >>> glue("example_gap", 2.4105791970520047)
+    2.411
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, but got {name!r}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
+        raise ValueError(f"digits must be an integer from 1 to 15, but got {digits!r}")
+    stored = _stored(name, value, digits)
+    GLUED[name] = stored
+    try:
+        from myst_nb import glue as _myst_glue
+    except ImportError:  # Colab, a plain Jupyter: the value stays in GLUED
+        return stored
+    _myst_glue(name, stored, display=False)
+    return stored
+
+
+def glue_many(prefix: str, *, digits: int = 4, **values) -> dict:
+    """Glue several values at once: ``glue_many("do", gain=1.2)`` glues ``do_gain``.
+
+    >>> glue_many("example", seeds=5, gain=0.123456)
+    {'example_seeds': 5, 'example_gain': 0.1235}
+    """
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"prefix must be a non-empty string, but got {prefix!r}")
+    return {f"{prefix}_{k}": glue(f"{prefix}_{k}", v, digits=digits) for k, v in values.items()}
+
+
+def record(result_id: str, per_seed=None, *, effect=None, low=None, high=None, seeds=None,
+           width: int = WIDTH) -> Outcome:
+    """Record experiment ``result_id``'s measured outcome in its chapter, and print it.
+
+    Give ``per_seed`` (one effect per seed: mean and 95 % Student-t interval are computed) or
+    ``effect``, ``low``, ``high`` and ``seeds``. Glues ``"<id>:effect"``, ``":low"``, ``":high"``,
+    ``":seeds"``, ``":verdict"`` for the prose, and ``"<id>:outcome"``, the record that
+    :meth:`~reglab.derivations.registry.Result.outcome` reads back from the stored notebook.
+    """
+    outcome = outcome_from(result_id, per_seed=per_seed, effect=effect, low=low, high=high, seeds=seeds)
+    glue(f"{result_id}:outcome", json.dumps(outcome.as_dict(), sort_keys=True))
+    for key in ("effect", "low", "high"):
+        glue(f"{result_id}:{key}", getattr(outcome, key))
+    glue(f"{result_id}:seeds", outcome.seeds)
+    glue(f"{result_id}:verdict", outcome.verdict)
+    show(outcome.text(width), width)
+    return outcome
+
+
+# ---- the appendix pages ----------------------------------------------------------------------
+
+
+def run_ledger(chapter_order: list[str] | None = None) -> list[tuple[Result, tuple[Check, ...]]]:
+    """Run every check of every registered derivation; experiments come with no checks.
+
+    Parameters
+    ----------
+    chapter_order : list of str, optional
+        Chapters in reading order (from ``_toc.yml``); unknown chapters go last.
+    """
+    results = ledger()
+    if chapter_order is not None:
+        rank = {c: i for i, c in enumerate(chapter_order)}
+        results = sorted(results, key=lambda r: (rank.get(r.chapter, len(rank)), _id_key(r.id)))
+    return [(r, r.checks() if r.kind == "derivation" else ()) for r in results]
+
+
+def run_planted(rows: list[tuple[Result, tuple[Check, ...]]]) -> dict[tuple[str, str], bool]:
+    """Run every planted error of every derivation: ``{(id, name): rejected}``."""
+    return {(r.id, name): not r.check(planted=name).passed
+            for r, _ in rows if r.kind == "derivation" for name in r.planted}
+
+
+def _cell(text) -> str:
+    """Text for a Markdown table cell: pipes escaped, and *, _ and backticks shown as written."""
+    text = str(text).replace("\n", " ")
+    for ch in ("\\", "|", "*", "_", "`", "<", "[", "]", "$"):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def ledger_markdown(rows: list[tuple[Result, tuple[Check, ...]]], rejected: Mapping | None = None) -> str:
+    """The derivations of the ledger as a Markdown table: one row per check of every ID.
+
+    Parameters
+    ----------
+    rows : output of :func:`run_ledger`
+    rejected : dict of {(id, planted name): bool}, optional
+        Whether each planted error was seen to fail (from :func:`run_planted`); shown beside it.
+    """
+    lines = [
+        "| ID | claim | check | the two computations | rejects |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for result, checks in rows:
+        if result.kind != "derivation":
+            continue
+        for i, (part, check) in enumerate(zip(result.parts, checks)):
+            s = check.summary()
+            first = i == 0
+            claim = f"{_cell(result.claim)} ({{doc}}`{result.chapter} <../{result.chapter}>`)" if first else ""
+            verdict = "agree" if s["passed"] else "**DISAGREE**"
+            numbers = (f"{_cell(check.analytic_label)}: {_cell(s['analytic'])}; {_cell(check.empirical_label)}: "
+                       f"{_cell(s['empirical'])}; difference {_cell(s['error'])}, tolerance {s['tolerance']}: {verdict}")
+            names = []
+            for p in part.planted:
+                mark = ""
+                if rejected is not None:
+                    mark = " (rejected)" if rejected.get((result.id, p.name)) else " (**NOT rejected**)"
+                names.append(_cell(p.name) + (", a lecture slip" if p.slip else "") + mark)
+            lines.append(f"| {result.id if first else ''} | {claim} | {_cell(part.label)} | {numbers} "
+                         f"| {'; '.join(names) or 'nothing declared'} |")
+    return "\n".join(lines)
+
+
+def outcomes_markdown(results: list[Result], book_dir, *, glued: bool = True) -> str:
+    """The experiments of the ledger as a Markdown table, from the chapters' stored outputs.
+
+    Parameters
+    ----------
+    results : list of Result
+    book_dir : path
+        The folder holding the chapter notebooks.
+    glued : bool
+        The numbers as MyST-NB glue roles (``{glue:text}`` with ``path::key``) that paste them
+        from the chapter at build time; every outcome is read here all the same, so a chapter
+        without a recorded outcome is an error.
+    """
+    lines = [
+        "| ID | claim | measured effect | 95 % interval | seeds | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for result in results:
+        if result.kind != "experiment":
+            continue
+        o = result.outcome(Path(book_dir))
+        unit = f" {_cell(o.unit)}" if o.unit else ""
+        if glued:
+            def g(key, fmt):
+                return f"{{glue:text}}`../{result.chapter}.ipynb::{result.id}:{key}:{fmt}`"
+            effect, low, high, seeds, verdict = (g("effect", "+.3g"), g("low", "+.3g"), g("high", "+.3g"),
+                                                 g("seeds", "d"), g("verdict", "s"))
+        else:
+            effect, low, high, seeds, verdict = (f"{o.effect:+.3g}", f"{o.low:+.3g}", f"{o.high:+.3g}",
+                                                 str(o.seeds), o.verdict)
+        lines.append(
+            f"| {result.id} | {_cell(result.claim)} ({{doc}}`{result.chapter} <../{result.chapter}>`) "
+            f"| {_cell(o.measures)}: {effect}{unit} | [{low}, {high}] | {seeds} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def errata_markdown() -> str:
+    """The lecture's own slips, each with where it stands, the correct statement and its check.
+
+    Every slip is run as a planted error; the table shows what the check prints with it.
+    """
+    parts = []
+    for result, planted in errata():
+        check = result.check(planted=planted.name)
+        part = next(p for p in result.parts if planted in p.planted)
+        status = "rejected" if not check.passed else "**NOT rejected**"
+        parts.append(
+            f"| {result.id} ({{doc}}`{result.chapter} <../{result.chapter}>`) | {_cell(planted.slip)} "
+            f"| {_cell(planted.description)} | {_cell(planted.correct)} "
+            f"| {_cell(part.label)}: {check.error_text()}, {status} |"
+        )
+    head = ["| result | where in the lecture | the slip | the correct statement | the check, with the slip made |",
+            "| --- | --- | --- | --- | --- |"]
+    return "\n".join(head + parts)
