@@ -110,3 +110,54 @@ def randint_like_device(low: int, high: int, shape, *, like: torch.Tensor, gener
     """Integers uniform in [low, high) of ``shape`` (int64) on ``like``'s device."""
     check_generator("generator", generator)
     return torch.randint(low, high, shape, generator=generator, device=_draw_device(like, generator)).to(like.device)
+
+
+def check_regression(X, y, w=None) -> None:
+    """Check a linear regression problem: ``X`` (N, d), ``y`` (N,) and optionally ``w`` (d,).
+
+    All floating-point, finite, of one dtype, with matching sizes.
+    """
+    check_tensor("X", X, ndim=2, floating=True, finite=True)
+    check_tensor("y", y, ndim=1, floating=True, finite=True)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
+    if X.dtype != y.dtype:
+        raise TypeError(f"X and y must have the same dtype, but got {X.dtype} and {y.dtype}")
+    if w is not None:
+        check_tensor("w", w, ndim=1, floating=True, finite=True)
+        if w.shape[0] != X.shape[1]:
+            raise ValueError(f"w has {w.shape[0]} entries but X has {X.shape[1]} columns")
+        if w.dtype != X.dtype:
+            raise TypeError(f"X and w must have the same dtype, but got {X.dtype} and {w.dtype}")
+
+
+#: Relative size (to the largest entry of H) below which H - H^T counts as rounding.
+SYMMETRY_RTOL = 1e-10
+
+
+def check_quadratic(H, w_star, *, positive_definite: bool = False) -> torch.Tensor:
+    """Check a quadratic model ``J(w) = 1/2 (w - w*)^T H (w - w*)`` and return H's eigenvalues.
+
+    ``H`` (n, n) symmetric positive semi-definite (definite with ``positive_definite``), ``w_star``
+    (n,), both floating-point, finite and of one dtype. Symmetry and the sign of the eigenvalues
+    are judged relative to the largest entry of H (:data:`SYMMETRY_RTOL`).
+    """
+    check_tensor("H", H, ndim=2, floating=True, finite=True)
+    check_tensor("w_star", w_star, ndim=1, floating=True, finite=True)
+    n = w_star.shape[0]
+    if H.shape != (n, n):
+        raise ValueError(f"H must have shape ({n}, {n}) to match w_star, but got {tuple(H.shape)}")
+    if H.dtype != w_star.dtype:
+        raise TypeError(f"H and w_star must have the same dtype, but got {H.dtype} and {w_star.dtype}")
+    scale = max(float(H.abs().max()) if n else 0.0, 1e-300)
+    if float((H - H.T).abs().max()) > SYMMETRY_RTOL * scale:
+        raise ValueError(f"H must be symmetric (it is a Hessian), but H - H^T has entries above "
+                         f"{SYMMETRY_RTOL:g} * max|H|")
+    eig = torch.linalg.eigvalsh(H)
+    if positive_definite and float(eig[0]) <= SYMMETRY_RTOL * scale:
+        raise ValueError(f"H must be positive definite (w_star a strict minimum of J), but its smallest "
+                         f"eigenvalue is {float(eig[0]):.3g}")
+    if not positive_definite and float(eig[0]) < -SYMMETRY_RTOL * scale:
+        raise ValueError(f"H must be positive semi-definite (a Hessian at a minimum), but its smallest "
+                         f"eigenvalue is {float(eig[0]):.3g}")
+    return eig
