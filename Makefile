@@ -85,13 +85,13 @@ test-site: book
 	$(BIN)/python -m pytest tests -m site
 
 outputs: $(STAMP)
-	$(BIN)/python tools/execute_notebooks.py $(NB)
+	$(BIN)/python -m tools.execute_notebooks $(NB)
 
 student: $(STAMP)
-	$(BIN)/python tools/make_student.py
+	$(BIN)/python -m tools.make_student
 
 bench: $(STAMP)
-	$(BIN)/python tools/bench.py
+	$(BIN)/python -m tools.bench
 
 # nbval against the same stored outputs on other machines' code paths, emulated here
 # (BOOK_SPEC 9): 1 and 2 threads; the AVX2 kernels of a common laptop or Binder node; the

@@ -15,7 +15,6 @@ upload the downloaded file (File > Upload notebook).
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from docutils import nodes
@@ -24,13 +23,11 @@ STUDENT_DIR = "_student"
 
 
 def _make_student(app):
-    module = getattr(app, "_reglab_make_student", None)
-    if module is None:
-        spec = importlib.util.spec_from_file_location("make_student", Path(app.srcdir) / "tools" / "make_student.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        app._reglab_make_student = module
-    return module
+    # The book's root is on sys.path (_config.yml loads the extensions as _ext.<name> from it),
+    # so the tools package imports normally.
+    from tools import make_student
+
+    return make_student
 
 
 def _chapters(app) -> dict[str, str]:

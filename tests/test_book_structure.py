@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from new_chapter import install_cell_source, repository  # noqa: E402
+from tools.new_chapter import install_cell_source, repository
 
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 TOC_FILES = [TOC["root"]] + [entry["file"] for part in TOC["parts"] for entry in part["chapters"]]

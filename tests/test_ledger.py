@@ -82,7 +82,7 @@ def test_every_experiment_states_its_expected_direction(result):
 
 
 def test_lecture_slips_say_where_they_stand_and_what_is_correct():
-    from reglab.derivations.core import errata
+    from reglab.derivations.registry import errata
 
     slips = errata()
     assert len(slips) >= 4

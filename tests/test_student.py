@@ -10,7 +10,6 @@ second "not yet". They take minutes (every chapter runs once): ``pytest tests -m
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import time
@@ -20,10 +19,9 @@ import nbformat
 import pytest
 from reglab import exercise, exercises
 
+from tools import make_student
+
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
-make_student = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_student)
 
 CHAPTERS = make_student.chapters()
 TIMEOUT = 900  # seconds per cell; a chapter runs 10-60 s on a quiet 2-core machine

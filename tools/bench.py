@@ -26,9 +26,8 @@ import torch
 
 TOOLS = Path(__file__).resolve().parent
 ROOT = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
 
-from execute_notebooks import execute, find_notebooks  # noqa: E402
+from tools.execute_notebooks import execute, find_notebooks
 
 NOTEBOOK_SECONDS = 60.0
 NOTEBOOK_MB = 1536.0
@@ -88,14 +87,14 @@ def bench_seeds(repeats: int) -> dict:
 def library_rows(repeats: int) -> list[dict]:
     rows = []
     try:
-        from bench_dropout import bench_dropout
+        from tools.bench_dropout import bench_dropout
 
         r = bench_dropout(repeats=repeats)
         rows.append({"name": r["name"] + " vs F.dropout", "ours": r["ours_s"], "ref": r["torch_s"], "budget": 1.2})
     except ImportError as exc:
         rows.append({"name": f"dropout: not measured ({exc})", "ours": None, "ref": None, "budget": 1.2})
     try:
-        from bench_omp import bench_omp
+        from tools.bench_omp import bench_omp
 
         r = bench_omp(repeats=repeats)
         rows.append({"name": f"omp vs orthogonal_mp: {r['problem']}", "ours": r["ours_ms"] / 1e3,

@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib"))
-from reglab.dropout import dropout  # noqa: E402
+from reglab.dropout import dropout
 
 BUDGET = 1.2
 

@@ -116,7 +116,7 @@ def compare(before: dict, after: dict) -> list[str]:
 
 def _at_revision(ref: str, path: Path) -> dict | None:
     rel = path.resolve().relative_to(ROOT).as_posix()
-    run = subprocess.run(["git", "show", f"{ref}:{rel}"], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(["git", "show", f"{ref}:{rel}"], cwd=ROOT, capture_output=True, text=True, check=False)
     return json.loads(run.stdout) if run.returncode == 0 else None
 
 

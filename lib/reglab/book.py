@@ -78,7 +78,7 @@ def _parts(result: Result, labels: tuple[str, ...]):
 
 
 def _source(fn) -> str:
-    from IPython.display import HTML, display
+    from IPython.display import display
 
     code = textwrap.dedent(inspect.getsource(fn))
     escaped = code.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -281,7 +281,7 @@ def outcomes_markdown(results: list[Result], book_dir, *, glued: bool = True) ->
         o = result.outcome(Path(book_dir))
         unit = f" {_cell(o.unit)}" if o.unit else ""
         if glued:
-            def g(key, fmt):
+            def g(key, fmt, result=result):
                 return f"{{glue:text}}`../{result.chapter}.ipynb::{result.id}:{key}:{fmt}`"
             effect, low, high, seeds, verdict = (g("effect", "+.3g"), g("low", "+.3g"), g("high", "+.3g"),
                                                  g("seeds", "d"), g("verdict", "s"))

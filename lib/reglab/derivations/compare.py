@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _stats
 
-__all__ = ["Check", "CheckFailed", "ROUNDING", "bonferroni_z", "compare", "compare_mc", "format_number"]
+__all__ = ["ROUNDING", "Check", "CheckFailed", "bonferroni_z", "compare", "compare_mc", "format_number"]
 
 
 # A difference this small relative to the values compared is floating-point rounding: its digits
@@ -120,7 +120,7 @@ class Check:
     def __repr__(self) -> str:
         return str(self)
 
-    def assert_passed(self) -> "Check":
+    def assert_passed(self) -> Check:
         """Raise :class:`CheckFailed` (with both numbers and the tolerance) unless passed."""
         if not self.passed:
             raise CheckFailed(str(self))

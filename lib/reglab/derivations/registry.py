@@ -19,9 +19,9 @@ import inspect
 import json
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -29,11 +29,11 @@ from .compare import Check, _check_id, compare  # noqa: F401 (compare: the examp
 
 __all__ = [
     "EXPECTED",
+    "VERDICTS",
     "Outcome",
     "Part",
     "Planted",
     "Result",
-    "VERDICTS",
     "choose",
     "derivation",
     "errata",

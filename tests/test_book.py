@@ -1,0 +1,117 @@
+"""reglab.book: the chapter page (show, show_checks, record, glue) and the appendix tables."""
+import sys
+
+import numpy as np
+import pytest
+import torch
+from reglab import book
+from reglab.book import glue, glue_many, ledger_markdown, record, show, show_checks
+from reglab.derivations.compare import Check, CheckFailed, compare
+from reglab.derivations.registry import Part, Planted, Result, derivation, experiment, get_result
+
+
+def test_outcome_is_read_back_from_the_stored_outputs(tmp_path, monkeypatch):
+    # record glues through MyST-NB; capture what it would store in the notebook.
+    import myst_nb
+    import nbformat
+
+    experiment("T-18", chapter="_tests_nb", claim="c", expected="decrease", measures="error", unit="")
+    stored = []
+
+    def fake_display(data, raw=False, metadata=None):
+        stored.append({"output_type": "display_data", "data": data, "metadata": metadata})
+
+    monkeypatch.setattr("myst_nb.ext.glue.ipy_display", fake_display)
+    record("T-18", effect=-0.1, low=-0.2, high=-0.05, seeds=5)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.from_dict(o) for o in stored]
+    nb.cells = [cell]
+    nbformat.validate(nb)  # the stored record must be a valid notebook output
+    nbformat.write(nb, tmp_path / "_tests_nb.ipynb")
+    o = get_result("T-18").outcome(tmp_path)
+    assert (o.effect, o.low, o.high, o.seeds, o.verdict) == (-0.1, -0.2, -0.05, 5, "supported")
+    assert myst_nb
+
+
+def test_ledger_markdown_lists_every_check_and_what_it_rejects():
+    check = compare("T-11", 2.0, 2.0, atol=1e-9)
+    part = Part("enumeration", lambda: check, (Planted("alpha*w", "wrong sign"),))
+    rows = [(Result("T-11", "tests", "a claim with alpha*w | pipe", "derivation", (part,)), (check,))]
+    table = ledger_markdown(rows, rejected={("T-11", "alpha*w"): True})
+    assert "| T-11 | a claim with alpha\\*w \\| pipe" in table and ": agree |" in table
+    assert "alpha\\*w (rejected)" in table.splitlines()[-1]
+    assert "NOT rejected" in ledger_markdown(rows, rejected={("T-11", "alpha*w"): False})
+    assert isinstance(check, Check)
+
+
+def test_glue_stores_a_stated_number_of_digits_never_a_raw_repr():
+    assert glue("t_float", 2.4105791970520047) == 2.411
+    assert glue("t_six", 2.4105791970520047, digits=6) == 2.41058
+    assert glue("t_tensor", torch.tensor(0.123456789)) == 0.1235
+    assert glue("t_numpy", np.float32(1.5)) == 1.5
+    assert glue("t_int", 7) == 7 and glue("t_text", "supported") == "supported"
+    assert book.GLUED["t_float"] == 2.411
+
+
+@pytest.mark.parametrize("value, error", [(torch.ones(2), ValueError), ([1.0], TypeError), (None, TypeError)])
+def test_glue_rejects_what_is_not_one_number_or_text(value, error):
+    with pytest.raises(error, match="t_bad"):
+        glue("t_bad", value)
+
+
+@pytest.mark.parametrize("digits", [0, 16, 2.5, True])
+def test_glue_digits_validated(digits):
+    with pytest.raises(ValueError, match="digits"):
+        glue("t_digits", 1.0, digits=digits)
+
+
+def test_glue_works_without_myst_nb(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb now fails, as in Colab
+    assert glue("t_plain", 1.23456) == 1.235 and book.GLUED["t_plain"] == 1.235
+
+
+def test_glue_many_prefixes_the_names():
+    assert glue_many("t_many", seeds=5, gain=0.123456) == {"t_many_seeds": 5, "t_many_gain": 0.1235}
+
+
+def test_show_puts_each_part_on_its_own_line(capsys):
+    show("T-30 [x]: a | b = 1 | c = 95 %")
+    assert capsys.readouterr().out == "T-30 [x]: a\n    b = 1\n    c = 95\u00a0%\n"
+
+
+def test_show_checks_prints_checks_and_rejected_planted_errors(capsys):
+    @derivation("T-31", chapter="_tests", claim="1 = 1", label="one", planted={"two": "1 = 2"})
+    def check_one(*, planted=None):
+        return compare("T-31", 1.0, 2.0 if planted else 1.0, atol=1e-12)
+
+    checks = show_checks("T-31")
+    out = capsys.readouterr().out
+    assert len(checks) == 1 and "T-31 [one]" in out and "planted error 'two': rejected" in out
+    with pytest.raises(ValueError, match="no check labelled 'three'"):
+        show_checks("T-31", "three")
+
+
+def test_show_checks_fails_on_a_planted_error_that_passes():
+    @derivation("T-32", chapter="_tests", claim="1 = 1", planted={"harmless": "changes nothing"})
+    def check_harmless(*, planted=None):
+        return compare("T-32", 1.0, 1.0, atol=1e-12)
+
+    with pytest.raises(CheckFailed, match="not rejected"):
+        show_checks("T-32")
+
+
+def test_show_checks_source_folds_the_checkers_code(capsys):
+    @derivation("T-33", chapter="_tests", claim="1 = 1", planted={"two": "1 = 2"})
+    def check_source(*, planted=None):
+        return compare("T-33", 1.0, 2.0 if planted else 1.0, atol=1e-12)
+
+    show_checks("T-33", source=True)
+    assert "source of check_source" in capsys.readouterr().out
+
+
+def test_record_verdict_and_printout(capsys):
+    experiment("T-34", chapter="_tests", claim="c", expected="increase", measures="gain", unit="points")
+    o = record("T-34", [1.0, 1.1, 0.9, 1.0, 1.05])
+    assert o.verdict == "supported" and "T-34: gain = +1.01 points" in capsys.readouterr().out
+    assert book.GLUED["T-34:verdict"] == "supported"
