@@ -7,6 +7,7 @@
 #   make bench    budgets measured side by side
 #   make reproducibility   nbval with 1 and 2 threads and on the AVX2 and baseline CPU paths
 #   make serve    serve the built site on http://127.0.0.1:8000
+#   make lock     pin every package of the environment anew (constraints.txt) from requirements.txt
 #   make clean    remove the build (and `make distclean` the .venv too)
 SHELL := /bin/bash
 # PyTorch's OpenMP threads spin while they wait for a core; on a busy machine that makes small
@@ -21,15 +22,24 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -o testpaths=book
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-.PHONY: help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
+.PHONY: lock help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
 
 help:
 	@sed -n '2,/^[^#]/p' Makefile | grep '^#'
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	touch $@
+
+# constraints.txt anew from requirements.txt: a fresh environment, then every installed version.
+lock:
+	rm -rf _build/lock-venv && $(PYTHON) -m venv _build/lock-venv
+	_build/lock-venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	{ sed -n '1,3p' constraints.txt; _build/lock-venv/bin/python -m pip freeze --exclude-editable \
+	  | grep -v '^#' | sed 's/+cpu$$//'; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+	rm -rf _build/lock-venv
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) packages pinned"
 
 book: $(STAMP)
 	$(JB)
@@ -62,6 +72,7 @@ test: test-lib test-notebooks test-student test-pdf test-site
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site and not pdf and not student"
+	$(BIN)/python -m pytest --doctest-modules lib/reglab -p no:cacheprovider -q
 
 # Every student notebook run with the book's solutions filled in (all checks "correct") and
 # with planted wrong answers (all "not yet").

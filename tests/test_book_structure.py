@@ -2,6 +2,7 @@
 
 These are quick static checks; nbval (`make test-notebooks`) re-executes the notebooks.
 """
+import ast
 import json
 import re
 import sys
@@ -146,3 +147,36 @@ def test_binder_takes_the_cpu_wheel_and_the_same_pins():
     workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
     assert "binder/requirements.txt" in workflow, "the Pages workflow installs what Binder installs"
     assert "setup-node" not in workflow and "npm" not in workflow, "the site needs no npm"
+
+
+def _defined_functions(nb) -> set[str]:
+    names = set()
+    for cell in _code_cells(nb):
+        try:
+            tree = ast.parse("".join(cell["source"]))
+        except SyntaxError:  # IPython magics: none of ours define functions
+            continue
+        names |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return names
+
+
+def test_no_chapter_defines_a_helper_another_chapter_defines_too():
+    """Page plumbing lives in reglab.book; a chapter's own explorer (explore) aside."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for path in CHAPTERS:
+        for name in sorted(_defined_functions(_load(path)) - {"explore"}):
+            if name in seen:
+                clashes.append(f"{name}: {seen[name]} and {path.name}")
+            seen.setdefault(name, path.name)
+    assert not clashes, clashes
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_without_the_build_stack(path):
+    """No chapter imports MyST-NB or Sphinx: it runs where only reglab is installed (Colab)."""
+    for cell in _code_cells(_load(path)):
+        src = "".join(cell["source"])
+        assert not re.search(r"^\s*(from|import)\s+(myst_nb|sphinx|jupyter_book)\b", src, re.M), (
+            f"{path.name} imports the book's build stack:\n{src[:300]}"
+        )
