@@ -3,6 +3,7 @@
 #   make test     everything CI runs: library tests, nbval over every notebook, PDF, site build
 #   make pdf      the whole book as one PDF in _build/ (needs TeX: README); `make book` links it
 #   make outputs  re-execute notebooks in place (NB=book/x.ipynb for one) and record time/memory
+#   make notebooks  the Jupyter-native edition (no MyST left: Jupyter, Colab) in _build/jupyter
 #   make student  student notebooks (solutions removed, answers self-checked) in _build/student
 #   make bench    budgets measured side by side
 #   make reproducibility   nbval with 1 and 2 threads and on the AVX2 and baseline CPU paths
@@ -22,7 +23,7 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -o testpaths=book
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-.PHONY: lock help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
+.PHONY: notebooks lock help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
 
 help:
 	@sed -n '2,/^[^#]/p' Makefile | grep '^#'
@@ -97,6 +98,9 @@ test-site: book
 
 outputs: $(STAMP)
 	$(BIN)/python -m tools.execute_notebooks $(NB)
+
+notebooks: $(STAMP)
+	$(BIN)/python -m tools.make_notebooks
 
 student: $(STAMP)
 	$(BIN)/python -m tools.make_student

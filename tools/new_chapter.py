@@ -1,47 +1,51 @@
 """Create a chapter notebook with the book's standard opening cells.
 
-Usage: python tools/new_chapter.py NAME "Title"      -> book/NAME.ipynb
+Usage: python -m tools.new_chapter NAME "Title"      -> book/NAME.ipynb
+       python -m tools.new_chapter --install-cells  (every chapter's install cell re-created
+                                                     from _config.yml's repository block)
 
-The notebook starts with (1) the install cell, which installs reglab from the repository
-named in _config.yml when the chapter is opened alone (Colab) and does nothing otherwise,
+The notebook starts with (1) the install cell, which installs reglab at the pinned release of
+the repository named in _config.yml when the chapter is opened alone (Colab) and does nothing
+otherwise (REGLAB_INSTALL_FROM, a pip URL, replaces the source: CI installs its checkout),
 (2) the title, (3) imports, seeding and the figure style. Add the chapter to _toc.yml, write
 it, then run `make outputs NB=book/NAME.ipynb`.
 """
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import nbformat
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def repository() -> tuple[str, str]:
-    """The repository URL and branch from the marked block of _config.yml."""
-    text = (ROOT / "_config.yml").read_text()
-    url = re.search(r"^\s+url:\s*(\S+)", text, re.M).group(1)
-    branch = re.search(r"^\s+branch:\s*(\S+)", text, re.M).group(1)
-    return url, branch
+def repository() -> tuple[str, str, str]:
+    """The repository URL, branch and pinned release from the marked block of _config.yml."""
+    block = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    return block["url"], block["branch"], str(block["release"])
 
 
 def install_cell_source() -> str:
     # Formatted as ruff formats it at 79 columns (tools/tidy_notebooks.py leaves it unchanged).
-    url, branch = repository()
+    url, _, release = repository()
     return (
-        "# Opened on its own (Colab, a download)? Install the book's library first.\n"
-        "# Where reglab is installed already (the book's environment, Binder), this\n"
-        "# cell does nothing.\n"
+        "# Opened on its own (Colab, a download)? Install the book's library first:\n"
+        f"# release {release} of the book's repository. Where reglab is installed\n"
+        "# already (the book's environment, Binder), this cell does nothing.\n"
         "import importlib.util\n"
+        "import os\n"
         "import subprocess\n"
         "import sys\n"
         "\n"
         'if importlib.util.find_spec("reglab") is None:\n'
-        f'    url = "git+{url}@{branch}"\n'
-        "    subprocess.check_call(\n"
-        '        [sys.executable, "-m", "pip", "install", "--quiet", f"reglab @ {url}"]\n'
-        "    )"
+        f'    source = "git+{url}@{release}"\n'
+        "    # REGLAB_INSTALL_FROM (a pip URL) replaces it: CI installs its checkout.\n"
+        '    source = os.environ.get("REGLAB_INSTALL_FROM", source)\n'
+        '    pip = [sys.executable, "-m", "pip", "install", "--quiet"]\n'
+        '    subprocess.check_call([*pip, f"reglab @ {source}"])'
+
     )
 
 
@@ -67,7 +71,25 @@ def new_chapter(name: str, title: str) -> Path:
     return path
 
 
+def write_install_cells(root: Path = ROOT) -> list[Path]:
+    """Put the current install cell first in every chapter (after the repository block changed)."""
+    changed = []
+    for path in sorted((root / "book").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        first = nb.cells[0]
+        if first.cell_type == "code" and "remove-cell" in first.metadata.get("tags", []):
+            if first.source != install_cell_source():
+                first.source = install_cell_source()
+                nbformat.write(nb, path)
+                changed.append(path)
+    return changed
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if sys.argv[1:] == ["--install-cells"]:
+        for path in write_install_cells():
+            print(f"{path}: install cell re-created")
+    elif len(sys.argv) == 3:
+        print(new_chapter(sys.argv[1], sys.argv[2]))
+    else:
         raise SystemExit(__doc__)
-    print(new_chapter(sys.argv[1], sys.argv[2]))
