@@ -21,6 +21,12 @@ STAMP := $(VENV)/.installed
 NB ?= book
 NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -o testpaths=book
+# nbval on both cores: one notebook per worker (its cells share a kernel), one thread per kernel
+# (the stored outputs are reproduced at one thread as at two).
+WORKERS ?= 2
+NBVAL_PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) -n $(WORKERS) --dist loadfile
+# Each stage of `make test` timed; the table is printed at the end (tools/stage.py).
+STAGE := $(PYTHON) -m tools.stage
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
 .PHONY: notebooks lock help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
@@ -69,7 +75,14 @@ pdf: $(STAMP)
 	@cp $(PDF_BUILD)/_build/latex/$(notdir $(PDF)) $(PDF)
 	@echo "The PDF is $(PDF) ($$(pdfinfo $(PDF) | sed -n 's/^Pages: *//p') pages); 'make book' links it."
 
-test: test-lib test-notebooks test-student test-pdf test-site
+test: $(STAMP)
+	@[ -n "$$REGLAB_STAGES_KEEP" ] || $(STAGE) start
+	@$(STAGE) run test-lib -- $(MAKE) --no-print-directory test-lib
+	@$(STAGE) run test-notebooks -- $(MAKE) --no-print-directory test-notebooks
+	@$(STAGE) run test-student -- $(MAKE) --no-print-directory test-student
+	@$(STAGE) run test-pdf -- $(MAKE) --no-print-directory test-pdf
+	@$(STAGE) run test-site -- $(MAKE) --no-print-directory test-site
+	@$(STAGE) report
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site and not pdf and not student"
@@ -81,7 +94,7 @@ test-student: $(STAMP)
 	$(BIN)/python -m pytest tests -m student
 
 test-notebooks: $(STAMP)
-	$(NBVAL) book
+	$(NBVAL_PAR) book
 
 # The PDF and its tests where TeX is installed; skipped with a message where it is not, unless
 # REGLAB_REQUIRE_PDF=1 (CI). Runs before test-site, whose site build then links the PDF.
@@ -120,10 +133,10 @@ repro-threads-2: $(STAMP)
 	OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 $(NBVAL) book
 
 repro-avx2: $(STAMP)
-	ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(NBVAL) book
+	ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(NBVAL_PAR) book
 
 repro-baseline: $(STAMP)
-	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE $(NBVAL) book
+	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE $(NBVAL_PAR) book
 
 serve: book
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory _build/html
