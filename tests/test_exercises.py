@@ -1,9 +1,14 @@
 """reglab.exercises: the self-checks of the book's exercises (checks that need a chapter's state
 are exercised by tests/test_student.py, which runs the student notebooks)."""
+import doctest
 import math
+import pkgutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import reglab
 import torch
 from reglab import (
     Answer,
@@ -131,3 +136,59 @@ def test_records_validate_their_fields():
         Exercise(label="dropout-2", chapter="dropout", answers=(), inputs={}, reference="")
     with pytest.raises(TypeError, match="passed"):
         ExerciseResult(label="ex-dropout-1", passed="yes")
+
+
+def test_non_finite_or_misshapen_inputs_rejected_with_their_name():
+    with pytest.raises(ValueError, match="lr"):
+        check_exercise("ex-early_stopping-2", tau_half=693, lr=float("nan"), lam=0.02)
+    with pytest.raises(ValueError, match="kernel must have 1 dimensions"):
+        check_exercise("ex-parameter_sharing-1", M_strided=torch.zeros(20, 40), kernel=torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="kernel must contain only finite values"):
+        check_exercise("ex-parameter_sharing-1", M_strided=torch.zeros(20, 40), kernel=[1.0, float("inf"), 0.0])
+
+
+# ---- the package: one module per chapter, registered in the book's order ----------------------
+
+def _chapters_in_book_order():
+    import yaml
+
+    toc = yaml.safe_load((Path(__file__).resolve().parent.parent / "_toc.yml").read_text())
+    return [Path(c["file"]).name for part in toc["parts"] for c in part["chapters"] if "/appendix/" not in c["file"]]
+
+
+def test_each_chapter_module_registers_its_own_exercises_in_book_order():
+    order = _chapters_in_book_order()
+    chapters = [ex.chapter for ex in exercises()]
+    assert chapters == sorted(chapters, key=order.index), "exercises() must list the chapters in _toc.yml's order"
+    for ex in exercises():
+        if ex.judge is not None:
+            assert ex.judge.__module__ == f"reglab.exercises.{ex.chapter}", ex.label
+    modules = {m.name for m in pkgutil.iter_modules(sys.modules["reglab.exercises"].__path__) if not m.name.startswith("_")}
+    assert modules - {"core"} == set(order)
+
+
+def test_the_package_exports_the_public_names():
+    package = sys.modules["reglab.exercises"]
+    namespace = {}
+    exec("from reglab.exercises import *", namespace)  # noqa: S102 (what reglab/__init__ does)
+    assert sorted(package.__all__) == sorted(n for n in namespace if not n.startswith("__"))
+    assert set(package.__all__) <= set(reglab.__all__)
+    assert package.check_exercise is check_exercise
+
+
+def _examples():
+    import reglab.exercises.core  # noqa: F401
+
+    finder = doctest.DocTestFinder()
+    names = [n for n in sys.modules if n == "reglab.exercises" or n.startswith("reglab.exercises.")]
+    return [ex for n in names for test in finder.find(sys.modules[n]) for ex in test.examples]
+
+
+def test_no_docstring_example_shows_a_right_answer():
+    # help(check_exercise) and the reference pages must never reveal an exercise's answer.
+    examples = _examples()
+    assert any("check_exercise(" in ex.source for ex in examples)
+    for ex in examples:
+        if "check_exercise(" in ex.source:
+            assert "correct" not in ex.want.replace("not yet", "").split(), ex.source
+            assert "True" not in ex.want.split(), ex.source

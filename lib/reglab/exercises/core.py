@@ -1,27 +1,17 @@
-"""Self-checks for the book's exercises: is an answer right? (They never say what it is.)
+"""The exercises' records, their registry, :func:`check_exercise` and the judges' helpers.
 
-Every exercise of the book has a label (``"ex-dropout-2"``). For each one whose answer is a
-number, an array or a piece of code, this module knows which variable(s) of the notebook hold
-the answer, how to compute the reference *itself* (by another route than the chapter's
-solution: a solver instead of a closed form, a simulation instead of an expectation, torch's
-own implementation instead of ours ...), within which tolerance the two must agree, and a hint
-that points to the mistake without giving the answer away.
+An :class:`Exercise` names its answers (:class:`Answer`), the notebook expressions of its inputs
+and a *judge*: a function of the answers and inputs that computes the reference by a route of its
+own and returns, per answer, ``(passed, detail)``. The chapter modules of this package define the
+judges with :func:`_define` and the helpers below (:func:`_agree`, :func:`_exact`, the input
+converters). This module imports no chapter module: the package imports them all, so that every
+exercise is registered before :func:`exercise` is asked for one.
 
->>> from reglab import check_exercise
->>> check_exercise("ex-label_smoothing-1", y_hat=[0.1] * 10)  # doctest: +ELLIPSIS
-not yet: y_hat: ...
-ExerciseResult(label='ex-label_smoothing-1', passed=False)
-
-The student notebooks (``make student``) end every exercise with such a call. Exercises whose
-answer is an explanation have no check; :func:`exercise` tells which (``written``).
-
-Wrong answers never raise: they are "not yet". Mistakes in *calling* the check (an unknown
-label, a missing or unexpected keyword, an input of the wrong kind) raise ``ValueError`` or
-``TypeError`` naming the argument.
+>>> exercise("ex-label_smoothing-1").names
+('y_hat',)
 """
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .derivations.compare import compare
+from .._validation import check_real, check_tensor
+from ..derivations.compare import compare
 
 __all__ = [
     "Answer",
@@ -167,19 +158,13 @@ def _register(ex: Exercise) -> Exercise:
     return ex
 
 
-def _loaded() -> dict[str, Exercise]:
-    if not _REGISTRY:
-        from . import _exercise_checks  # noqa: F401  (registers every exercise)
-    return _REGISTRY
-
-
 def exercises() -> tuple[Exercise, ...]:
     """Every exercise of the book, in chapter order.
 
     >>> len(exercises()) > 40
     True
     """
-    return tuple(_loaded().values())
+    return tuple(_REGISTRY.values())
 
 
 def exercise(label: str) -> Exercise:
@@ -195,10 +180,9 @@ def exercise(label: str) -> Exercise:
     """
     if not isinstance(label, str):
         raise TypeError(f"label must be a string such as 'ex-dropout-2', but got {type(label).__name__}")
-    known = _loaded()
-    if label not in known:
+    if label not in _REGISTRY:
         raise ValueError(f"label must be the label of one of the book's exercises, such as 'ex-dropout-2', but got {label!r}")
-    return known[label]
+    return _REGISTRY[label]
 
 
 def check_call(label: str) -> str:
@@ -250,10 +234,15 @@ def check_exercise(label: str, /, **values) -> ExerciseResult:
 
     Examples
     --------
-    >>> result = check_exercise("ex-early_stopping-2", tau_half=693, lr=0.05, lam=0.02)
-    correct
-    >>> result.passed
-    True
+    An answer still left as the stub's ``...``, and a wrong one:
+
+    >>> result = check_exercise("ex-early_stopping-2", tau_half=..., lr=0.05, lam=0.02)
+    not yet: tau_half: not given yet (it is still `...`)
+    >>> result.passed, result.not_yet
+    (False, ('tau_half',))
+    >>> check_exercise("ex-early_stopping-2", tau_half=1, lr=0.05, lam=0.02).passed
+    not yet: tau_half: find the smallest tau with 1 - (1 - eps lambda)^tau >= 1/2
+    False
     """
     ex = exercise(label)
     if ex.judge is None:
@@ -302,8 +291,8 @@ def planted_answer(label: str, /, **answers) -> dict:
     dict
         The same keywords, wrong values.
 
-    >>> planted_answer("ex-early_stopping-2", tau_half=693)
-    {'tau_half': 694}
+    >>> planted_answer("ex-early_stopping-2", tau_half=100)
+    {'tau_half': 101}
     """
     ex = exercise(label)
     if not ex.answers:
@@ -342,7 +331,7 @@ def _perturb(value):
     raise TypeError(f"planted_answer cannot change a {type(value).__name__}; give the exercise a named mistake")
 
 
-# ---- helpers for the definitions in _exercise_checks -------------------------------------
+# ---- helpers for the judges of the chapter modules ----------------------------------------
 
 _Verdict = tuple  # (passed: bool, detail: str): detail never contains the reference
 
@@ -396,21 +385,25 @@ def _tensor_input(name: str, value, *, ndim=None) -> torch.Tensor:
         value = torch.as_tensor(np.asarray(value, dtype=np.float64))
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a tensor (or an array), but got {type(value).__name__}")
-    if ndim is not None and value.dim() not in ((ndim,) if isinstance(ndim, int) else tuple(ndim)):
-        raise ValueError(f"{name} must have {ndim} dimensions, but got shape {tuple(value.shape)}")
-    value = value.detach().to(torch.float64)
-    if not torch.isfinite(value).all():
-        raise ValueError(f"{name} must contain only finite values")
-    return value
+    value = check_tensor(name, value, ndim=ndim).detach().to(torch.float64)
+    return check_tensor(name, value, finite=True)
+
+
+def _np(name: str, value, ndim=None) -> np.ndarray:
+    """An input of a check as a float64 NumPy array (see :func:`_tensor_input`)."""
+    return _tensor_input(name, value, ndim=ndim).numpy()
 
 
 def _real_input(name: str, value) -> float:
-    """An input of a check as a float; TypeError/ValueError naming it otherwise."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name} must be a finite real number, but got {value!r}")
-    return float(value)
+    """An input of a check as a finite float; TypeError/ValueError naming it otherwise."""
+    return check_real(name, value)
+
+
+def _int_or_none(v):
+    """An integer answer (a whole float or a one-number tensor included) as an int; anything else as it is."""
+    if isinstance(v, torch.Tensor) and v.numel() == 1:
+        v = v.item()
+    return int(v) if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer()) else v
 
 
 def _define(label: str, *, chapter: str, answers=(), inputs=None, reference: str, setup: str = "",

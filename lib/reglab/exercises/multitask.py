@@ -1,0 +1,86 @@
+"""Self-checks of the exercises of ``book/multitask.ipynb``.
+
+Chapter: *Multitask learning*. Each judge computes its reference by a route of its own and
+returns, per answer, ``(passed, detail)``; the exercises register on import, in the chapter's
+order (see :mod:`reglab.exercises.core`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy import stats
+
+from .core import Answer as A
+from .core import _agree, _define, _exact, _np
+
+__all__: list[str] = []
+
+
+_COUNT_CASES = [(64, 32, 2, 10), (16, 4, 1, 16), (7, 5, 3, 4), (1, 1, 1, 1), (100, 7, 9, 3)]
+
+
+def _count(module_list):
+    return sum(p.numel() for m in module_list for p in m.parameters())
+
+
+@_define("ex-multitask-1", chapter="multitask",
+         answers=(A("separate_count", "a function separate_count(d, h, k, T): parameters of T separate networks",
+                    "each network has two layers, each with a weight matrix and a bias", "exact on 5 shapes"),
+                  A("shared_count", "a function shared_count(d, h, k, T): one trunk and T linear heads",
+                    "the trunk is paid for once, the heads T times", "exact on 5 shapes")),
+         reference="the parameters of torch.nn.Linear layers of those shapes, counted")
+def _multitask_1(separate_count, shared_count):
+    lin = torch.nn.Linear
+    verdict = {}
+    for name, fn, build in (("separate_count", separate_count, lambda d, h, k, T: [lin(d, h), lin(h, k)] * T),
+                            ("shared_count", shared_count, lambda d, h, k, T: [lin(d, h)] + [lin(h, k)] * T)):
+        if not callable(fn):
+            verdict[name] = (False, "it should be a function")
+            continue
+        try:
+            verdict[name] = _exact([int(fn(*c)) for c in _COUNT_CASES], [_count(build(*c)) for c in _COUNT_CASES])
+        except Exception as err:  # noqa: BLE001 (a student's function may fail in any way: report it)
+            verdict[name] = (False, f"calling it raised {type(err).__name__}: {err}")
+    return verdict
+
+
+@_define("ex-multitask-2", chapter="multitask", inputs={"problem": "problem"},
+         answers=(A("target", "the limit of lambda (w_A - w_B) as lambda -> infinity (a vector)",
+                    "the first block row gives lambda (w_A - w_B); where does w_A go as lambda grows?", "atol 1e-5"),),
+         reference="the soft-sharing minimiser solved as one block linear system at lambda = 1e4 and 2e4, "
+                   "extrapolated to lambda = infinity (Richardson)")
+def _multitask_2(target, *, problem):
+    XA, yA, XB, yB = (_np(n, v) for n, v in zip(("XA", "yA", "XB", "yB"), problem))
+    p = XA.shape[1]
+
+    def gap(lam):
+        K = np.block([[XA.T @ XA + lam * np.eye(p), -lam * np.eye(p)], [-lam * np.eye(p), XB.T @ XB + lam * np.eye(p)]])
+        w = np.linalg.solve(K, np.concatenate([XA.T @ yA, XB.T @ yB]))
+        return lam * (w[:p] - w[p:])
+
+    return {"target": _agree(target, 2 * gap(2e4) - gap(1e4), atol=1e-5)}
+
+
+def _swap_arms(res):
+    if isinstance(res, dict) and {"shared", "separate"} <= set(res):
+        return {"res": {**res, "shared": res["separate"], "separate": res["shared"]}}
+    return {"res": res}
+
+
+@_define("ex-multitask-3", chapter="multitask", mistake=_swap_arms,
+         answers=(A("res", "what shared_vs_separate returns for the unrelated tasks at 40 examples per task",
+                    "give every task its own teacher (num_tasks=1, a different seed each) before stacking them",
+                    "the paired 95 % interval of shared - separate above 0"),),
+         reference="the expected direction, measured on the answer's own per-seed errors: with unrelated tasks the "
+                   "shared trunk is worse (paired Student-t interval)")
+def _multitask_3(res):
+    try:
+        diff = np.asarray(res["shared"], float) - np.asarray(res["separate"], float)
+    except (TypeError, KeyError, IndexError, ValueError):
+        return {"res": (False, "it should be the dict that shared_vs_separate returns")}
+    if diff.size < 2:
+        return {"res": (False, "it needs at least two seeds")}
+    half = stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / math.sqrt(diff.size)
+    return {"res": (bool(diff.mean() - half > 0), "")}
