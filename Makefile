@@ -29,7 +29,7 @@ NBVAL_PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) -n $(WORKERS) --dist l
 STAGE := $(PYTHON) -m tools.stage
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-.PHONY: notebooks lock help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
+.PHONY: colab-env notebooks lock help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
 
 help:
 	@sed -n '2,/^[^#]/p' Makefile | grep '^#'
@@ -48,7 +48,7 @@ lock:
 	rm -rf _build/lock-venv
 	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) packages pinned"
 
-book: $(STAMP)
+book: $(STAMP) student
 	$(JB)
 	@echo "The site is in _build/html/index.html (open it, or run 'make serve')."
 
@@ -89,9 +89,28 @@ test-lib: $(STAMP)
 	$(BIN)/python -m pytest --doctest-modules lib/reglab -p no:cacheprovider -q
 
 # Every student notebook run with the book's solutions filled in (all checks "correct") and
-# with planted wrong answers (all "not yet").
-test-student: $(STAMP)
-	$(BIN)/python -m pytest tests -m student
+# with planted wrong answers (all "not yet"), in a Colab-like environment: a fresh venv with
+# only a kernel, where each notebook's install cell has installed reglab (from this checkout)
+# and what it declares, and nothing of the book's build stack. A student notebook with the
+# solutions filled in holds every code cell of its Jupyter-native chapter, so this one run
+# executes both editions. Both editions are scanned for raw MyST first.
+COLAB := _build/colab
+test-student: $(STAMP) notebooks student colab-env
+	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab $(BIN)/python -m pytest tests -m student -n $(WORKERS) --dist loadfile -p no:cacheprovider
+
+colab-env: $(STAMP)
+	rm -rf $(COLAB) && $(PYTHON) -m venv $(COLAB)/venv
+	$(COLAB)/venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt ipykernel nbclient
+	$(COLAB)/venv/bin/python -m ipykernel install --prefix $(COLAB)/jupyter --name reglab-colab \
+	  --display-name "reglab (Colab-like)" >/dev/null
+	# The chapters' install cell, run as Colab runs it; REGLAB_INSTALL_FROM points it at this
+	# checkout, and the constraints keep pip to the tested versions (PyTorch's CPU build).
+	$(BIN)/python -c "from tools.new_chapter import install_cell_source as s; print(s())" \
+	  | REGLAB_INSTALL_FROM="file://$(CURDIR)" PIP_CONSTRAINT="$(CURDIR)/constraints.txt" \
+	    PIP_DISABLE_PIP_VERSION_CHECK=1 $(COLAB)/venv/bin/python -
+	$(COLAB)/venv/bin/python -c "import reglab, importlib.util as u; \
+	  assert not any(u.find_spec(m) for m in ('myst_nb', 'sphinx', 'jupyter_book')), 'build stack present'; \
+	  print('Colab-like environment ready:', reglab.__file__)"
 
 test-notebooks: $(STAMP)
 	$(NBVAL_PAR) book
@@ -112,11 +131,17 @@ test-site: book
 outputs: $(STAMP)
 	$(BIN)/python -m tools.execute_notebooks $(NB)
 
-notebooks: $(STAMP)
+# Both editions are rebuilt when what they are made from changes (stamps in their folders).
+NATIVE_FROM := $(wildcard book/*.ipynb book/*.md book/references.bib _ext/*.py) _config.yml _toc.yml \
+	tools/make_notebooks.py
+_build/jupyter/.built: $(STAMP) $(NATIVE_FROM)
 	$(BIN)/python -m tools.make_notebooks
-
-student: $(STAMP)
+	touch $@
+_build/student/.built: _build/jupyter/.built tools/make_student.py $(wildcard lib/reglab/exercises/*.py)
 	$(BIN)/python -m tools.make_student
+	touch $@
+notebooks: _build/jupyter/.built
+student: _build/student/.built
 
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench

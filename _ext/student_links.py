@@ -1,51 +1,51 @@
-"""Student notebooks on the site: a line at the top of every chapter page, and the files behind it.
+"""The chapters' notebooks on the site: a line at the top of every chapter page, and the files.
 
-Each chapter page (every notebook that tools/make_student.py turns into a student notebook)
-starts with one line: download the student notebook (the exercises' solutions removed, each
-answer checked by the library when the student runs it), or open the chapter in Colab. At the
-end of the HTML build the student notebooks are written into ``_build/html/_student/`` by the
-same function as ``make student``, so the download is always the chapter as built and
-``make book`` needs nothing run before it.
+Each chapter page starts with one line offering its two notebooks, each as a download and in
+Colab:
 
-Colab opens notebooks from GitHub, and the student notebooks are build products, not files of
-the repository. So the Colab link opens the chapter's own notebook there (the edition with
-solutions, from the repository and branch named in _config.yml's REPOSITORY block, as the
-launch button does), and the line says how to work on the student notebook in Colab instead:
-upload the downloaded file (File > Upload notebook).
+* the **Jupyter-native edition** (``make notebooks``, ``_build/jupyter``): the chapter as a plain
+  Jupyter, JupyterLab or Colab shows it, glued numbers and references resolved, solutions folded;
+* the **student notebook** (``make student``, ``_build/student``): the same without the solutions,
+  each answer checked by the library when the student runs it.
+
+At the end of the HTML build both editions are copied into ``_build/html/_notebooks/jupyter`` and
+``_build/html/_notebooks/student`` (``make book`` builds them first). Colab opens notebooks from
+GitHub: the Pages workflow publishes both editions to the branch named ``notebooks_branch`` in
+_config.yml's REPOSITORY block (folders ``jupyter/`` and ``student/``), and the Colab links open
+them there.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import yaml
 from docutils import nodes
 
-STUDENT_DIR = "_student"
-
-
-def _make_student(app):
-    # The book's root is on sys.path (_config.yml loads the extensions as _ext.<name> from it),
-    # so the tools package imports normally.
-    from tools import make_student
-
-    return make_student
+SITE_DIR = "_notebooks"
+EDITIONS = {"jupyter": "jupyter", "student": "student"}  # folder in _build -> folder on the site
 
 
 def _chapters(app) -> dict[str, str]:
-    """docname -> notebook name, for every chapter that has a student notebook."""
+    """docname -> notebook name, for every chapter of _toc.yml (appendix pages left out)."""
+    from tools.make_student import chapters  # the book's root is on sys.path (see _config.yml)
+
     root = Path(app.srcdir)
-    return {p.relative_to(root).with_suffix("").as_posix(): p.stem for p in _make_student(app).chapters(root)}
+    return {p.relative_to(root).with_suffix("").as_posix(): p.stem for p in chapters(root)}
 
 
-def _colab_url(app, docname: str) -> str | None:
-    theme = app.config.html_theme_options or {}
-    launch = theme.get("launch_buttons", {}) or {}
-    colab, repo = launch.get("colab_url", "").strip("/"), theme.get("repository_url", "").strip("/")
-    if not colab or not repo.startswith("https://github.com/"):
+def _repository(app) -> dict:
+    return yaml.safe_load((Path(app.srcdir) / "_config.yml").read_text())["repository"]
+
+
+def colab_url(repository: dict, edition: str, name: str) -> str | None:
+    """Colab's address of one chapter's notebook of an edition, on the published branch."""
+    url = repository["url"].rstrip("/")
+    branch = repository.get("notebooks_branch")
+    if not url.startswith("https://github.com/") or not branch:
         return None
-    book = theme.get("path_to_docs", "").strip("/")
-    path = f"{book}/{docname}.ipynb" if book else f"{docname}.ipynb"
-    org_repo = repo[len("https://github.com/"):]
-    return f"{colab}/github/{org_repo}/blob/{theme.get('repository_branch', 'main') or 'main'}/{path}"
+    return (f"https://colab.research.google.com/github/{url.removeprefix('https://github.com/')}"
+            f"/blob/{branch}/{EDITIONS[edition]}/{name}.ipynb")
 
 
 def _insert_line(app, doctree, docname):
@@ -55,27 +55,41 @@ def _insert_line(app, doctree, docname):
     sections = list(doctree.findall(nodes.section))
     if name is None or not sections:
         return
-    download = "../" * docname.count("/") + f"{STUDENT_DIR}/{name}.ipynb"
-    colab = _colab_url(app, docname)
-    html = (f'<p class="reglab-student"><strong>Exercises.</strong> '
-            f'<a href="{download}" download>Download the student notebook</a> (without the solutions; '
-            f"each answer is checked when you run it)")
-    if colab:
-        html += (f' · <a href="{colab}">open this chapter in Colab</a> (with the solutions; to use the '
-                 f"student notebook in Colab, upload it with <em>File › Upload notebook</em>)")
-    html += ".</p>"
+    up = "../" * docname.count("/")
+    repo = _repository(app)
+    links = []
+    for edition, what in (("jupyter", "Jupyter notebook"), ("student", "student notebook")):
+        link = f'<a href="{up}{SITE_DIR}/{EDITIONS[edition]}/{name}.ipynb" download>{what}</a>'
+        colab = colab_url(repo, edition, name)
+        if colab:
+            link += f' (<a href="{colab}">open in Colab</a>)'
+        links.append(link)
+    html = (f'<p class="reglab-student"><strong>Run this chapter.</strong> {links[0]}: the chapter as '
+            f"Jupyter and Colab show it. {links[1]}: the exercises without their solutions, each answer "
+            f"checked when you run it.</p>")
     title = sections[0].next_node(nodes.title)
     position = sections[0].index(title) + 1 if title is not None and title.parent is sections[0] else 0
     sections[0].insert(position, nodes.raw("", html, format="html"))
 
 
-def _write_notebooks(app, exception):
+def _copy_notebooks(app, exception):
     if exception is not None or app.builder.format != "html":
         return
-    _make_student(app).write_student_notebooks(Path(app.outdir) / STUDENT_DIR, root=Path(app.srcdir))
+    root = Path(app.srcdir)
+    for built, folder in EDITIONS.items():
+        source = root / "_build" / built
+        names = [f"{n}.ipynb" for n in _chapters(app).values()]
+        missing = [n for n in names if not (source / n).exists()]
+        if missing:
+            raise FileNotFoundError(f"{source / missing[0]} is not built: run `make notebooks student` "
+                                    "before the site (make book does)")
+        target = Path(app.outdir) / SITE_DIR / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for n in names:
+            shutil.copy(source / n, target / n)
 
 
 def setup(app):
     app.connect("doctree-resolved", _insert_line)
-    app.connect("build-finished", _write_notebooks)
+    app.connect("build-finished", _copy_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -180,3 +180,12 @@ def test_notebook_runs_without_the_build_stack(path):
         assert not re.search(r"^\s*(from|import)\s+(myst_nb|sphinx|jupyter_book)\b", src, re.M), (
             f"{path.name} imports the book's build stack:\n{src[:300]}"
         )
+
+
+def test_binder_opens_the_jupyter_native_edition():
+    """Binder's image replaces the MyST chapters by the Jupyter-native edition (no raw MyST)."""
+    post = (ROOT / "binder" / "postBuild").read_text()
+    lines = [line for line in post.splitlines() if line and not line.startswith("#")]
+    assert "python -m tools.make_notebooks --out _build/jupyter" in lines
+    assert "cp _build/jupyter/*.ipynb book/" in lines
+    assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"

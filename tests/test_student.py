@@ -25,6 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHAPTERS = make_student.chapters()
 TIMEOUT = 900  # seconds per cell; a chapter runs 10-60 s on a quiet 2-core machine
+NATIVE = ROOT / "_build" / "jupyter"  # make notebooks
+STUDENT = ROOT / "_build" / "student"  # make student
+# The kernel the student notebooks run in: `make test-student` names a Colab-like one (a venv
+# with reglab and a kernel only); elsewhere the current environment's.
+KERNEL = os.environ.get("REGLAB_KERNEL", "python3")
+
+
+def _native(path: Path):
+    built = NATIVE / path.name
+    if not built.exists():
+        pytest.fail(f"{built} is not there: run `make notebooks` (make test-student does)")
+    return nbformat.read(built, as_version=4)
 
 
 def _trivial(line: str) -> bool:
@@ -35,10 +47,11 @@ def _trivial(line: str) -> bool:
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("student")
-    make_student.write_student_notebooks(out)
+    make_student.write_student_notebooks(out, native=NATIVE)
     return out
 
 
+@pytest.mark.student
 def test_one_student_notebook_per_chapter(written):
     assert sorted(p.name for p in written.glob("*.ipynb")) == sorted(p.name for p in CHAPTERS)
     assert CHAPTERS, "_toc.yml lists no chapter notebook"
@@ -78,9 +91,10 @@ def _leaked(original, student) -> list[str]:
             if not _trivial(line) and line.strip() not in kept_lines and line.strip() in student_lines]
 
 
+@pytest.mark.student
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_no_solution_leaks_into_the_student_notebook(path, written):
-    original = nbformat.read(path, as_version=4)
+    original = _native(path)
     student = nbformat.read(written / path.name, as_version=4)
     assert not _leaked(original, student), f"{path.stem}: solution lines left in the student notebook"
     assert _leaked(original, original), "the leak test must find the solutions in the chapter itself"
@@ -90,6 +104,7 @@ def test_no_solution_leaks_into_the_student_notebook(path, written):
     assert student.cells[0].source == original.cells[0].source, "the first cell (it installs reglab) must stay"
 
 
+@pytest.mark.student
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_every_exercise_has_a_stub_and_a_check(path, written):
     student = nbformat.read(written / path.name, as_version=4)
@@ -120,11 +135,13 @@ def test_self_checks_accept_the_solutions_and_reject_planted_errors(path, monkey
     # are not validated against the nbformat schema (a glued JSON record is not valid there).
     monkeypatch.setattr(nbformat.v4.nbbase, "validate", lambda *args, **kwargs: None)
     monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-    nb = make_student.student_notebook(path, fill=True, planted=True)
+    nb = make_student.student_notebook(NATIVE / path.name, fill=True, planted=True)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    print(f"{path.stem}: executed in {time.perf_counter() - start:.0f} s")
+    workdir = ROOT / "_build" / "student-run"  # as in Colab: not beside the book's sources
+    workdir.mkdir(parents=True, exist_ok=True)
+    NotebookClient(nb, timeout=TIMEOUT, kernel_name=KERNEL,
+                   resources={"metadata": {"path": str(workdir)}}).execute()
+    print(f"{path.stem}: executed in {time.perf_counter() - start:.0f} s (kernel {KERNEL})")
     checked = 0
     for cell in nb.cells:
         tag = cell.metadata.get("reglab", {})
@@ -139,18 +156,39 @@ def test_self_checks_accept_the_solutions_and_reject_planted_errors(path, monkey
 
 @pytest.mark.site
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_page_links_its_student_notebook(path):
+def test_chapter_page_links_both_notebooks_as_downloads_and_in_colab(path):
     import yaml
+
+    from _ext.student_links import colab_url
 
     site = ROOT / "_build" / "html"
     page = site / "book" / f"{path.stem}.html"
     if not page.exists():
         pytest.skip("the site is not built (make book)")
     html = page.read_text()
-    assert f'href="../_student/{path.stem}.ipynb" download' in html
-    notebook = nbformat.read(site / "_student" / path.name, as_version=4)
-    assert not any("solution-start" in c.source for c in notebook.cells)
     repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    org_repo = repo["url"].rstrip("/").removeprefix("https://github.com/")
-    colab = f"https://colab.research.google.com/github/{org_repo}/blob/{repo['branch']}/book/{path.name}"
-    assert f'href="{colab}"' in html
+    for edition in ("jupyter", "student"):
+        assert f'href="../_notebooks/{edition}/{path.stem}.ipynb" download' in html, edition
+        notebook = nbformat.read(site / "_notebooks" / edition / path.name, as_version=4)
+        assert notebook.metadata["reglab"]["edition"] == "jupyter"
+        colab = colab_url(repo, edition, path.stem)
+        assert colab and f'href="{colab}"' in html, edition
+        assert colab.endswith(f"/blob/{repo['notebooks_branch']}/{edition}/{path.name}")
+
+
+@pytest.mark.student
+@pytest.mark.parametrize("edition", [NATIVE, STUDENT], ids=["jupyter", "student"])
+def test_no_raw_myst_where_students_open_the_notebooks(edition):
+    from tools.make_notebooks import myst_leftovers
+
+    paths = sorted(edition.glob("*.ipynb"))
+    assert sorted(p.name for p in paths) == sorted(p.name for p in CHAPTERS), f"build {edition} first"
+    found = {p.name: {k: v for k, v in myst_leftovers(nbformat.read(p, as_version=4)).items() if v} for p in paths}
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
+
+
+def test_the_myst_scan_finds_raw_myst_in_the_sources():
+    from tools.make_notebooks import myst_leftovers
+
+    counts = myst_leftovers(nbformat.read(ROOT / "book" / "dropout.ipynb", as_version=4))
+    assert counts["role"] > 10 and counts["directive fence"] > 0 and counts["equation label"] > 0

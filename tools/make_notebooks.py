@@ -16,7 +16,7 @@ directives as raw text. This edition is made from the resolved documents, not th
 3. Citations link to a *References* list at the end of the notebook; links to the book's other
    chapters point at their notebooks, links to the appendix at the site (or become plain text).
 4. Each solution's text is folded in a ``<details>`` block. Exercise and solution cells carry
-   ``metadata.reglab`` (``{"exercise": label}`` / ``{"solution": label}``), which
+   ``metadata.reglab`` (``{"statement": label}`` / ``{"solution": label}``), which
    ``tools.make_student`` reads to build the student notebooks from this edition.
 
 :func:`myst_leftovers` finds raw MyST in a notebook; the tests fail on any.
@@ -51,6 +51,7 @@ LEFTOVERS = {
     "directive fence": re.compile(r"^\s*(`{3,}|:{3,})\s*\{[a-z]", re.M),
     "colon fence": re.compile(r"^:{3,}", re.M),
     "label target": re.compile(r"^\([\w.-]+\)=\s*$", re.M),
+    "equation label": re.compile(r"\$\$[ \t]*\([\w.-]+\)[ \t]*$", re.M),
     "directive option": re.compile(r"^:(label|class|name|nonumber|tags|width|align|dropdown|class-container):", re.M),
 }
 
@@ -195,7 +196,7 @@ def native_notebook(source: Path, raw_nb: dict, bib: dict[str, str], url: str = 
                 piece = (f"{head}\n\n<details>\n<summary>Show the solution</summary>\n\n{body.strip()}\n\n"
                          "</details>")
             elif ex or re.match(r"^#+ ", piece.lstrip()):
-                role = {"exercise": _exercise_label(ex.group(1), raw_nb)} if ex else {}
+                role = {"statement": _exercise_label(ex.group(1), raw_nb)} if ex else {}
             nb.cells.append(_markdown(piece, **role))
     left = sum(1 for _ in code)
     if left:

@@ -1,10 +1,11 @@
 """Write the student notebooks: every chapter without its exercises' solutions, with self-checks.
 
-    python tools/make_student.py [--out _build/student]
+    python -m tools.make_student [--out _build/student] [--native _build/jupyter]
 
-For every chapter notebook in _toc.yml (book/<name>.ipynb, appendix pages excepted) this writes
-``<out>/<name>.ipynb``: the chapter as it is, except that each exercise's solution (the cells
-from ``{solution-start}`` to ``{solution-end}``, text and code) is replaced by
+For every chapter in _toc.yml (appendix pages excepted) this writes ``<out>/<name>.ipynb`` from
+the chapter's Jupyter-native edition (``make notebooks``, so that no MyST is left): the chapter as
+it is, except that each exercise's solution (its cells, text and code, marked
+``metadata.reglab.solution``) is replaced by
 
 * a stub code cell, ``# Your code here: ...``, naming the variable(s) the answer is;
 * a self-check cell calling :func:`reglab.check_exercise`, which prints ``correct`` or
@@ -32,6 +33,7 @@ import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+NATIVE = ROOT / "_build" / "jupyter"
 
 START = re.compile(r"(?P<fence>`{3,}|:{3,})\{solution-start\}[ \t]*(?P<label>\S+)[^\n]*\n(?:[ \t]*:[^\n]*\n)*"
                    r"(?P=fence)[ \t]*(?:\n|$)")
@@ -70,7 +72,14 @@ def solutions(nb) -> dict[str, dict[str, list[str]]]:
 
 
 def _walk(nb):
-    """Yield ("keep", cell, None), ("text"/"code", source, label) and ("end", None, label)."""
+    """Yield ("keep", cell, None), ("text"/"code", source, label) and ("end", None, label).
+
+    A notebook of the Jupyter-native edition marks its solution cells (``metadata.reglab.solution``);
+    a source notebook of the book marks them with ``{solution-start}`` / ``{solution-end}``.
+    """
+    if nb.metadata.get("reglab", {}).get("edition") == "jupyter":
+        yield from _walk_native(nb)
+        return
     label = None
     for cell in nb.cells:
         if cell.cell_type != "markdown":
@@ -94,6 +103,21 @@ def _walk(nb):
                 label = m.group("label")
     if label:
         raise ValueError(f"{label}: a solution-start without its solution-end")
+
+
+def _walk_native(nb):
+    label = None
+    for cell in nb.cells:
+        here = cell.metadata.get("reglab", {}).get("solution")
+        if label and here != label:
+            yield ("end", None, label)
+        label = here
+        if label is None:
+            yield ("keep", cell, None)
+        else:
+            yield ("code" if cell.cell_type == "code" else "text", cell.source, label)
+    if label:
+        yield ("end", None, label)
 
 
 def _markdown(text: str, like) -> nbformat.NotebookNode:
@@ -235,11 +259,22 @@ def student_notebook(path: Path, *, fill: bool = False, planted: bool = False) -
     return nb
 
 
-def write_student_notebooks(out: Path, *, root: Path = ROOT) -> list[Path]:
-    """Write the student edition of every chapter into ``out``; return the paths written."""
+def native_chapters(native: Path = NATIVE, *, root: Path = ROOT) -> list[Path]:
+    """The chapters of the Jupyter-native edition (``make notebooks``), in _toc.yml's order."""
+    paths = [native / p.name for p in chapters(root)]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"the Jupyter-native edition is not built ({native}: no {missing[0]}); "
+                                "run `make notebooks` first")
+    return paths
+
+
+def write_student_notebooks(out: Path, *, root: Path = ROOT, native: Path = NATIVE) -> list[Path]:
+    """Write the student edition of every chapter into ``out``, made from the Jupyter-native
+    edition in ``native``; return the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in chapters(root):
+    for path in native_chapters(native, root=root):
         target = out / path.name
         nbformat.write(student_notebook(path), target)
         written.append(target)
@@ -249,8 +284,9 @@ def write_student_notebooks(out: Path, *, root: Path = ROOT) -> list[Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "student", help="output folder")
+    parser.add_argument("--native", type=Path, default=NATIVE, help="the Jupyter-native edition")
     args = parser.parse_args(argv)
-    paths = write_student_notebooks(args.out)
+    paths = write_student_notebooks(args.out, native=args.native)
     print(f"{len(paths)} student notebooks in {args.out}")
     return 0
 
