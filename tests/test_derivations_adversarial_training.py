@@ -115,3 +115,9 @@ def test_experiments_state_direction_and_unit():
     for rid, direction in (("ADV-2", "decrease"), ("ADV-3", "increase"), ("ADV-4", "increase")):
         result = get_result(rid)
         assert result.expected == direction and result.unit == "points" and result.measures
+
+
+@pytest.mark.parametrize("checker", [check_adv1, check_adv1_growth, check_adv5])
+def test_unknown_planted_error_raises(checker):
+    with pytest.raises(ValueError, match="no planted error 'eps·‖w‖₃'"):
+        checker(planted="eps·‖w‖₃")

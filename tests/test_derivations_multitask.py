@@ -1,7 +1,6 @@
 """Tests of reglab.derivations.multitask: MT-2 soft sharing, and the registered experiments."""
 import pytest
 import torch
-
 from reglab.derivations import get_result, ledger
 from reglab.derivations.multitask import (
     check_soft_sharing_closed_form,
@@ -106,3 +105,11 @@ def test_invalid_arguments_rejected():
 def test_closed_form_check_is_fast_and_exact():
     check = check_soft_sharing_closed_form()
     assert check.passed and check.error < 1e-10
+
+
+@pytest.mark.parametrize("checker", [check_soft_sharing_closed_form, check_soft_sharing_small_lambda,
+                                     check_soft_sharing_large_lambda])
+def test_unknown_planted_error_raises(checker):
+    # A misspelt planted error must not run the right computation and pass.
+    with pytest.raises(ValueError, match="no planted error 'penalty gradient without two'"):
+        checker(planted="penalty gradient without two")

@@ -1,8 +1,6 @@
 """Tests of reglab.derivations.parameter_sharing: tied dense matrices, equivariance."""
 import pytest
 import torch
-from torch import nn
-
 from reglab.derivations import get_result, ledger
 from reglab.derivations.parameter_sharing import (
     check_conv_equals_tied_dense,
@@ -16,6 +14,7 @@ from reglab.derivations.parameter_sharing import (
     shift,
     zero_padding_border,
 )
+from torch import nn
 
 D = torch.float64
 
@@ -158,3 +157,29 @@ def test_invalid_arguments_rejected():
 def test_channel_mismatch_rejected():
     with pytest.raises(ValueError, match="x has 2 channels but the kernel expects 3"):
         conv1d_reference(torch.zeros(4, 2, 9, dtype=D), torch.zeros(1, 3, 3, dtype=D))
+
+
+@pytest.mark.parametrize("rid", ["PS-1", "PS-2"])
+def test_every_planted_error_is_rejected(rid):
+    result = get_result(rid)
+    assert len(result.planted) >= 3
+    for name in result.planted:
+        assert not result.check(planted=name).passed, name
+
+
+@pytest.mark.parametrize("checker", [check_conv_equals_tied_dense, check_shared_gradient_is_sum,
+                                     check_zero_padding_border])
+def test_unknown_planted_error_raises(checker):
+    with pytest.raises(ValueError, match="no planted error 'kernel reversed'"):
+        checker(planted="kernel reversed")
+
+
+def test_flipped_kernel_matrix_is_the_true_convolution():
+    # The planted "kernel flipped" builds the matrix of a convolution: torch's conv1d with the
+    # kernel reversed.
+    from reglab.derivations.parameter_sharing import _matrix_of_flipped_kernel
+
+    w = torch.tensor([1.0, 2.0, 4.0], dtype=D)
+    x = torch.randn(3, 9, dtype=D)
+    M = _matrix_of_flipped_kernel(w.reshape(1, 1, 3), 9, "same")
+    torch.testing.assert_close(x @ M.T, conv1d_reference(x, w.flip(0), padding="same"), rtol=0, atol=1e-12)

@@ -1,5 +1,7 @@
 """Tests of reglab.experiments.adversarial_training (the ADV-2..ADV-4 runs) on a small problem."""
+import matplotlib
 import numpy as np
+import pytest
 import torch
 from reglab import Dataset, TrainConfig
 from reglab.experiments import adversarial_training as advx
@@ -40,3 +42,61 @@ def test_runs_have_one_value_per_seed():
     assert list(found["rates"])[-1] == "control: random signs, same ε"
     for v in found["rates"].values():
         assert v.shape == (3,) and (np.isnan(v) | ((0 <= v) & (v <= 1))).all()
+
+
+def test_per_seed_effects_of_adv2_to_adv4():
+    _, config = _setup()  # eps 0.1 sits at index 1 of the grid (0.0, 0.1)
+    curves = {"fgsm": np.array([[0.9, 0.8, 0.7], [0.5, 0.6, 0.4]])}
+    np.testing.assert_allclose(advx.fgsm_minus_clean(curves, torch.tensor([0.9, 0.9, 0.8]), config),
+                               [-40.0, -30.0, -40.0], atol=1e-9)
+    standard = {"PGD-3": np.array([0.1, 0.2, 0.3])}
+    robust = {"PGD-3": np.array([0.4, 0.2, 0.35])}
+    np.testing.assert_allclose(advx.pgd_gain(standard, robust, config), [30.0, 0.0, 5.0], atol=1e-9)
+    found = {"rates": {"other standard networks": np.array([0.6, 0.7, 0.8]), advx.CONTROL: np.array([0.1, 0.1, 0.2])}}
+    np.testing.assert_allclose(advx.transfer_minus_noise(found), [50.0, 60.0, 60.0], atol=1e-9)
+
+
+def test_curves_table_one_row_per_size_at_the_nearest_grid_size():
+    _, config = _setup()
+    curves = {a: np.array([[1.0, 1.0, 1.0], [0.5, 0.6, 0.7]]) for a in advx.ATTACKS}
+    lines = advx.curves_table(curves, config, sizes=(0.02, 0.09)).splitlines()
+    assert lines[0].split() == ["eps", "random", "fgsm", "pgd"]
+    assert lines[1].startswith("0.000") and lines[2].startswith("0.100")
+    assert lines[2].split()[1:4] == ["60.0", "±", "24.8"]
+
+
+def test_one_member_is_a_row_of_the_stack():
+    data, config = _setup()
+    standard = advx.train_standard(data, config)
+    member = advx.one_member(standard, 2)
+    torch.testing.assert_close(member(data.x_test), standard(data.x_test)[2])
+    p = advx.confidences(member, data.x_test)
+    torch.testing.assert_close(p.sum(-1), torch.ones(p.shape[0], dtype=p.dtype))
+    with pytest.raises(ValueError, match=r"m must be an integer in \[0, 2\], but got 3"):
+        advx.one_member(standard, 3)
+
+
+def test_plot_attack_draws_the_three_images_and_the_confidences():
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(40, 16, generator=g, dtype=torch.float64)
+    y = (X[:, 0] > 0.5).long()
+    data = Dataset(X[:30], y[:30], X[30:], y[30:], 2, "toy 4x4")
+    config = advx.AdversarialConfig(seeds=2, sizes=(16, 5, 2), train=TrainConfig(epochs=2, lr=0.1, batch_size=10))
+    model = advx.one_member(advx.train_standard(data, config), 0)
+    fig, axes = plt.subplots(1, 4)
+    p_clean, p_adv = advx.plot_attack(axes, model, X[35], y[35], 0.2)
+    assert p_clean.shape == p_adv.shape == (2,)
+    assert axes[1].get_title() == "+ 0.20 × sign(∇ₓJ)"
+    assert axes[0].images[0].get_array().shape == (4, 4) and len(axes[3].patches) == 4
+    with pytest.raises(ValueError, match="x must be a square image flattened, but it has 15 pixels"):
+        advx.plot_attack(axes, model, X[35, :15], y[35], 0.2)
+    plt.close(fig)
+
+
+def test_adv2_to_adv4_are_registered_here():
+    from reglab.derivations import get_result
+
+    assert {get_result(r).chapter for r in ("ADV-2", "ADV-3", "ADV-4")} == {"adversarial_training"}

@@ -13,6 +13,8 @@ from reglab.experiments.multitask import (
     run_sweep,
     shared_representation_tasks,
     shared_vs_separate,
+    sizes_in_words,
+    sizes_where,
 )
 
 D = torch.float64
@@ -106,3 +108,57 @@ def test_invalid_arguments_rejected():
         run_sweep({"n_values": (1,)})
     with pytest.raises(TypeError, match="sweep must be a Sweep"):
         per_seed_gain({})
+
+
+def _sweep(metric, gaps):
+    """A Sweep whose paired differences (separate - shared) at n = 1, 2, ... are ``gaps``."""
+    results = {}
+    for n, gap in enumerate(gaps, start=1):
+        shared = torch.full((len(gap),), 0.5, dtype=D)
+        results[n] = {"shared": shared, "separate": shared + torch.tensor(gap, dtype=D)}
+    return Sweep(results, metric)
+
+
+def test_sizes_where_reads_the_paired_interval_in_the_metrics_direction():
+    gaps = [[0.1, 0.12, 0.11], [-0.1, -0.12, -0.11], [0.1, -0.1, 0.0]]
+    # Relative error: separate - shared > 0 favours sharing; the undecided size is in neither list.
+    err = _sweep("relative error", gaps)
+    assert sizes_where(err) == [1] and sizes_where(err, favours_sharing=False) == [2]
+    # Accuracy: higher is better, so the same numbers favour the separate networks.
+    acc = _sweep("accuracy", gaps)
+    assert sizes_where(acc) == [2] and sizes_where(acc, favours_sharing=False) == [1]
+
+
+def test_sizes_where_agrees_with_the_interval_of_mean_ci():
+    from reglab import mean_ci
+
+    sweep = _sweep("relative error", [[0.02, 0.3, -0.01, 0.1, 0.05], [0.01, 0.02, 0.015, 0.03, 0.01]])
+    for n, r in sweep.results.items():
+        m, h = mean_ci(np.asarray(r["separate"] - r["shared"]))
+        assert (n in sizes_where(sweep)) == (m - h > 0)
+
+
+def test_sizes_in_words():
+    assert sizes_in_words([20, 40, 80, 160]) == "20, 40, 80 and 160"
+    assert sizes_in_words((5, 10)) == "5 and 10"
+    assert sizes_in_words([5]) == "5"
+    assert sizes_in_words([]) == "none"
+
+
+def test_summary_helpers_reject_bad_input():
+    with pytest.raises(TypeError, match="sweep must be a Sweep"):
+        sizes_where({1: {}})
+    with pytest.raises(TypeError, match="favours_sharing must be True or False"):
+        sizes_where(_sweep("accuracy", [[0.1, 0.2]]), favours_sharing="yes")
+    with pytest.raises(TypeError, match="sizes must be a list of integers"):
+        sizes_in_words("20, 40")
+    with pytest.raises(TypeError, match=r"sizes\[1\] must be an integer"):
+        sizes_in_words([20, 40.5])
+
+
+def test_mt1_and_mt3_are_registered_here():
+    from reglab.derivations import get_result
+
+    for rid, unit in (("MT-1", ""), ("MT-3", "points")):
+        result = get_result(rid)
+        assert result.kind == "experiment" and result.expected == "increase" and result.unit == unit

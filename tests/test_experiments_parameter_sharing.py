@@ -1,9 +1,10 @@
 """Tests of reglab.experiments.parameter_sharing: the stacked MNIST-1D CNN and the PS-3 run."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from reglab import TrainConfig, mnist1d
-from reglab.experiments.parameter_sharing import CnnVsMlp, StackedConvNet, cnn_vs_mlp
+from reglab.experiments.parameter_sharing import CnnVsMlp, StackedConvNet, cnn_vs_mlp, per_seed_gain
 
 D = torch.float64
 
@@ -61,3 +62,17 @@ def test_invalid_arguments_rejected():
         cnn_vs_mlp("mnist1d")
     with pytest.raises(TypeError, match="config must be a CnnVsMlp"):
         cnn_vs_mlp(mnist1d(), {"epochs": 1})
+
+
+def test_per_seed_gain_is_cnn_minus_mlp_in_points():
+    result = {"final": {"CNN": np.array([0.95, 0.9, 0.93]), "MLP": np.array([0.7, 0.72, 0.9])}}
+    np.testing.assert_allclose(per_seed_gain(result), [25.0, 18.0, 3.0], atol=1e-12)
+    with pytest.raises(TypeError, match="result must be the dict returned by cnn_vs_mlp"):
+        per_seed_gain({"final": {"CNN": np.ones(2)}})
+
+
+def test_ps3_is_registered_here():
+    from reglab.derivations import get_result
+
+    result = get_result("PS-3")
+    assert result.kind == "experiment" and result.expected == "increase" and result.unit == "points"

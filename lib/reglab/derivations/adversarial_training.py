@@ -8,7 +8,8 @@ Results:
   :func:`reglab.adversarial.fgsm` on an ``nn.Linear``); for weights of fixed typical size this
   grows like d (:func:`check_adv1_growth`, a subcheck: an LP solver against the closed-form
   expectation, each dimension within its own standard error).
-- **ADV-2, ADV-3, ADV-4** (experiments, run by :mod:`reglab.experiments.adversarial_training`):
+- **ADV-2, ADV-3, ADV-4** (experiments, registered and run in
+  :mod:`reglab.experiments.adversarial_training`):
   accuracy vs eps on digits; adversarial training over seeds; transfer between models.
 - **ADV-5** (derivation, beyond the lecture): for a two-class linear softmax classifier the loss
   at the FGSM point is ``softplus(margin + eps * ||w||_1)``: adversarial training puts an L1 norm
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 from .._validation import check_int, check_real, check_tensor
 from ..adversarial import fgsm
 from .compare import Check, compare, compare_mc
-from .registry import derivation, experiment, subcheck
+from .registry import choose, derivation, subcheck
 
 __all__ = [
     "check_adv1",
@@ -108,15 +109,30 @@ def _margin(model: nn.Linear, x: Tensor) -> Tensor:
     return z[..., 1] - z[..., 0]
 
 
-def _fgsm_shifts(model: nn.Linear, x: Tensor, y: Tensor, eps: float, *, descend: bool = False) -> Tensor:
-    """Change of the margin under fgsm() (or, planted, under the step x - eps sign(grad))."""
-    if descend:
-        x_req = x.clone().requires_grad_(True)
-        (grad,) = torch.autograd.grad(F.cross_entropy(model(x_req), y, reduction="sum"), x_req)
-        moved = x - eps * grad.sign()
-    else:
-        moved = fgsm(model, x, y, eps)
-    return _margin(model, moved) - _margin(model, x)
+def _fgsm_step(model: nn.Linear, x: Tensor, y: Tensor, eps: float) -> Tensor:
+    return fgsm(model, x, y, eps)
+
+
+def _descent_step(model: nn.Linear, x: Tensor, y: Tensor, eps: float) -> Tensor:
+    """Planted: the step x - eps sign(grad J), against the gradient."""
+    x_req = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(model(x_req), y, reduction="sum"), x_req)
+    return x - eps * grad.sign()
+
+
+def _l2_shift(w: Tensor, eps: float) -> Tensor:
+    """Planted: eps times the Euclidean norm (the L2 ball's answer)."""
+    return eps * w.norm()
+
+
+def _largest_weight_shift(w: Tensor, eps: float) -> Tensor:
+    """Planted: eps times the largest weight (one pixel moved)."""
+    return eps * w.abs().max()
+
+
+def _descent_shift(w: Tensor, eps: float) -> Tensor:
+    """Planted: the activation falls by eps ||w||_1 (FGSM read as a descent step)."""
+    return -linear_fgsm_shift(w, eps)
 
 
 @derivation(
@@ -147,13 +163,13 @@ def check_adv1(d: int = 10, eps: float = 0.1, n_inputs: int = 5, seed: int = 0, 
     w = (model.weight[1] - model.weight[0]).detach()
     x = torch.rand(n_inputs, d, generator=g, dtype=torch.float64)
     y = torch.zeros(n_inputs, dtype=torch.long)
-    shifts = _fgsm_shifts(model, x, y, eps, descend=planted == "x - eps·sign")
-    if planted == "eps·‖w‖₂":
-        closed = eps * w.norm()
-    elif planted == "eps·‖w‖∞":
-        closed = eps * w.abs().max()
-    else:
-        closed = linear_fgsm_shift(w, eps)
+    closed_form, step = choose(planted, (linear_fgsm_shift, _fgsm_step), {
+        "eps·‖w‖₂": (_l2_shift, _fgsm_step),
+        "eps·‖w‖∞": (_largest_weight_shift, _fgsm_step),
+        "x - eps·sign": (linear_fgsm_shift, _descent_step),
+    })
+    shifts = _margin(model, step(model, x, y, eps)) - _margin(model, x)
+    closed = closed_form(w, eps)
     empirical = torch.cat([vertex_max_shift(w, eps).reshape(1), shifts])
     return compare(
         "ADV-1",
@@ -207,6 +223,20 @@ def growth_table(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, total:
     return {k: np.asarray(v) for k, v in rows.items()}
 
 
+def _expected_max(table: dict, eps: float) -> np.ndarray:
+    return table["expected_max"]
+
+
+def _unit_mean_magnitude(table: dict, eps: float) -> np.ndarray:
+    """Planted: E|w_i| taken as 1, the standard deviation."""
+    return eps * table["d"].astype(np.float64)
+
+
+def _random_direction_growth(table: dict, eps: float) -> np.ndarray:
+    """Planted: the worst case growing like a random direction's shift, eps sqrt(2d/pi)."""
+    return eps * np.sqrt(2 * table["d"].astype(np.float64) / math.pi)
+
+
 @subcheck(
     "ADV-1",
     label="growth with d (LP solver)",
@@ -222,14 +252,12 @@ def check_adv1_growth(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, t
     Closed-form expectation per dimension against the mean of linear-program maxima over
     ``total`` weights per d, each within its own standard error (:func:`~reglab.derivations.compare.compare_mc`).
     """
+    expectation = choose(planted, _expected_max, {
+        "E|w| = 1": _unit_mean_magnitude,
+        "grows like sqrt(d)": _random_direction_growth,
+    })
     table = growth_table(dims, eps=eps, total=total, seed=seed)
-    d = table["d"].astype(np.float64)
-    if planted == "E|w| = 1":
-        expected = eps * d
-    elif planted == "grows like sqrt(d)":
-        expected = eps * np.sqrt(2 * d / math.pi)
-    else:
-        expected = table["expected_max"]
+    expected = expectation(table, eps)
     return compare_mc(
         "ADV-1",
         expected,
@@ -261,12 +289,8 @@ def check_adv5(d: int = 8, eps: float = 0.05, n_inputs: int = 6, seed: int = 1, 
     w = (model.weight[1] - model.weight[0]).detach()
     x = torch.rand(n_inputs, d, generator=g, dtype=torch.float64)
     y = torch.zeros(n_inputs, dtype=torch.long)
-    if planted == "eps·‖w‖₂":
-        closed = F.softplus(_margin(model, x) + eps * w.norm())
-    elif planted == "x - eps·sign":
-        closed = F.softplus(_margin(model, x) - linear_fgsm_shift(w, eps))
-    else:
-        closed = F.softplus(_margin(model, x) + linear_fgsm_shift(w, eps))
+    shift = choose(planted, linear_fgsm_shift, {"eps·‖w‖₂": _l2_shift, "x - eps·sign": _descent_shift})
+    closed = F.softplus(_margin(model, x) + shift(w, eps))
     with torch.no_grad():
         measured = F.cross_entropy(model(fgsm(model, x, y, eps)), y, reduction="none")
     return compare(
@@ -278,38 +302,3 @@ def check_adv5(d: int = 8, eps: float = 0.05, n_inputs: int = 6, seed: int = 1, 
         empirical_label="cross-entropy at fgsm(x)",
         label="closed form vs cross-entropy at fgsm()",
     )
-
-
-experiment(
-    "ADV-2",
-    chapter=CHAPTER,
-    claim=(
-        "On real 8x8 digits, FGSM at eps = 0.1 (a visible perturbation on such small images) lowers "
-        "a trained MLP's test accuracy below its clean accuracy (5 seeds)."
-    ),
-    expected="decrease",
-    measures="FGSM accuracy at eps 0.1 minus clean",
-    unit="points",
-)
-experiment(
-    "ADV-3",
-    chapter=CHAPTER,
-    claim=(
-        "Adversarial training (FGSM at eps = 0.1 on half of each minibatch) raises test accuracy "
-        "under 20-step PGD at eps = 0.1 (paired seeds); clean accuracy is reported beside it."
-    ),
-    expected="increase",
-    measures="PGD-20 accuracy, adv. trained minus standard",
-    unit="points",
-)
-experiment(
-    "ADV-4",
-    chapter=CHAPTER,
-    claim=(
-        "FGSM examples (eps = 0.1) made on one MLP fool independently trained MLPs far more often "
-        "than random sign noise of the same size fools the source (5 source networks)."
-    ),
-    expected="increase",
-    measures="transfer rate minus noise control",
-    unit="points",
-)

@@ -1,8 +1,8 @@
 """Multitask learning: soft sharing derived, hard sharing registered (chapter ``multitask``).
 
-MT-1 and MT-3 (experiments, run in :mod:`reglab.experiments.multitask`): tasks that share a
-representation, synthetic (MT-1) and on the digits (MT-3), are learned better by one trunk
-with task heads than by separate networks.
+MT-1 and MT-3 (experiments, registered and run in :mod:`reglab.experiments.multitask`): tasks
+that share a representation, synthetic (MT-1) and on the digits (MT-3), are learned better by
+one trunk with task heads than by separate networks.
 
 MT-2 (derivation): soft sharing of two linear least-squares models,
 ``||y_A - X_A w_A||^2 + ||y_B - X_B w_B||^2 + lam ||w_A - w_B||^2``, has the closed-form
@@ -11,7 +11,7 @@ to the one fit of the pooled examples (lam -> inf).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -19,42 +19,18 @@ from torch import Tensor
 from .._validation import check_int, check_real, check_tensor
 from ..multitask import soft_sharing_penalty
 from .compare import Check, compare
-from .registry import Planted, derivation, experiment, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "soft_sharing_solution",
-    "separate_fits",
+    "check_soft_sharing_closed_form",
+    "check_soft_sharing_large_lambda",
+    "check_soft_sharing_small_lambda",
     "pooled_fit",
+    "separate_fits",
+    "soft_sharing_solution",
     "solve_soft_sharing_iteratively",
     "two_related_regressions",
-    "check_soft_sharing_closed_form",
-    "check_soft_sharing_small_lambda",
-    "check_soft_sharing_large_lambda",
 ]
-
-
-experiment(
-    "MT-1",
-    chapter="multitask",
-    claim=("On 16 synthetic regression tasks that share 2 ReLU features, a shared trunk with task "
-           "heads has a lower relative test error than 16 separate networks (the same L2 penalty per "
-           "model) from 20 to 160 training examples per task and a higher one at 5; averaged over "
-           "5 to 160, an advantage is not shown."),
-    expected="increase",
-    measures="relative test error of separate networks minus shared trunk, mean over n",
-    unit="",
-)
-
-experiment(
-    "MT-3",
-    chapter="multitask",
-    claim=("On 10 binary tasks on the digits (is the class in a random half S_t?), a shared trunk "
-           "with task heads is more accurate than 10 separate networks (the same L2 penalty per "
-           "model), by about a point on average over 10 to 160 training images per task."),
-    expected="increase",
-    measures="test accuracy of shared trunk minus separate networks, mean over n",
-    unit="points",
-)
 
 
 # ----------------------------------------------------------------------------------------
@@ -216,15 +192,35 @@ def two_related_regressions(
     return (XA, yA, XB, yB), (wA, wB)
 
 
-_PROBLEM = dict(n_per_task=12, dim=4)  # the problem every MT-2 check solves (seed 0)
+_PROBLEM = {"n_per_task": 12, "dim": 4}  # the problem every MT-2 check solves (seed 0)
 
 
-def _closed_form(problem, lam: float, planted: str | None) -> tuple[Tensor, Tensor]:
-    if planted == "penalty gradient without 2":
-        return _block_solve(*problem, lam / 2, lam / 2)
-    if planted == "penalty on one model only":
-        return _block_solve(*problem, lam, 0.0)
+def _soft_sharing(problem, lam: float) -> tuple[Tensor, Tensor]:
     return soft_sharing_solution(*problem, lam)
+
+
+def _penalty_gradient_without_2(problem, lam: float) -> tuple[Tensor, Tensor]:
+    """Planted: lam*(w_A - w_B) as the penalty's gradient, the squared errors keeping their 2."""
+    return _block_solve(*problem, lam / 2, lam / 2)
+
+
+def _penalty_on_one_model(problem, lam: float) -> tuple[Tensor, Tensor]:
+    """Planted: the penalty's gradient in task A's equations only."""
+    return _block_solve(*problem, lam, 0.0)
+
+
+def _separate_limit(problem) -> tuple[Tensor, str]:
+    return torch.cat(separate_fits(*problem)), "separate fits (lstsq)"
+
+
+def _pooled_limit(problem) -> tuple[Tensor, str]:
+    return torch.cat([pooled_fit(*problem)] * 2), "pooled fit (lstsq), twice"
+
+
+def _mean_of_separate_fits(problem) -> tuple[Tensor, str]:
+    """Planted: the mean of the two separate fits as the shared model of the strong limit."""
+    wa, wb = separate_fits(*problem)
+    return torch.cat([(wa + wb) / 2] * 2), "mean of separate fits, twice"
 
 
 @derivation(
@@ -245,8 +241,12 @@ def _closed_form(problem, lam: float, planted: str | None) -> tuple[Tensor, Tens
 def check_soft_sharing_closed_form(*, lams: Sequence[float] = (0.1, 1.0, 10.0), seed: int = 0,
                                    planted: str | None = None) -> Check:
     """MT-2: the block-system solution vs conjugate gradients on the autograd gradient, several lam."""
+    closed_form = choose(planted, _soft_sharing, {
+        "penalty gradient without 2": _penalty_gradient_without_2,
+        "penalty on one model only": _penalty_on_one_model,
+    })
     problem, _ = two_related_regressions(_PROBLEM["n_per_task"], dim=_PROBLEM["dim"], seed=seed)
-    closed = torch.cat([torch.cat(_closed_form(problem, lam, planted)) for lam in lams])
+    closed = torch.cat([torch.cat(closed_form(problem, lam)) for lam in lams])
     numeric = torch.cat([torch.cat(solve_soft_sharing_iteratively(*problem, lam)) for lam in lams])
     return compare(
         "MT-2",
@@ -273,11 +273,9 @@ def check_soft_sharing_small_lambda(*, small: float = 1e-7, seed: int = 0, plant
     for this well-conditioned problem; the tolerance 1e-6 allows ten times that.
     """
     small = check_real("small", small, low=0.0, low_open=True)
+    weak_end = choose(planted, _separate_limit, {"limits swapped (lam -> 0)": _pooled_limit})
     problem, _ = two_related_regressions(_PROBLEM["n_per_task"], dim=_PROBLEM["dim"], seed=seed)
-    if planted == "limits swapped (lam -> 0)":
-        limit, label = torch.cat([pooled_fit(*problem)] * 2), "pooled fit (lstsq), twice"
-    else:
-        limit, label = torch.cat(separate_fits(*problem)), "separate fits (lstsq)"
+    limit, label = weak_end(problem)
     return compare(
         "MT-2",
         limit,
@@ -304,14 +302,12 @@ def check_soft_sharing_large_lambda(*, large: float = 1e7, seed: int = 0, plante
     The gap is O(1/lam), about 2e-7 at ``large = 1e7`` here; the tolerance is 1e-6.
     """
     large = check_real("large", large, low=0.0, low_open=True)
+    strong_end = choose(planted, _pooled_limit, {
+        "average of separate fits": _mean_of_separate_fits,
+        "limits swapped (lam -> inf)": _separate_limit,
+    })
     problem, _ = two_related_regressions(_PROBLEM["n_per_task"], dim=_PROBLEM["dim"], seed=seed)
-    if planted == "average of separate fits":
-        wa, wb = separate_fits(*problem)
-        limit, label = torch.cat([(wa + wb) / 2] * 2), "mean of separate fits, twice"
-    elif planted == "limits swapped (lam -> inf)":
-        limit, label = torch.cat(separate_fits(*problem)), "separate fits (lstsq)"
-    else:
-        limit, label = torch.cat([pooled_fit(*problem)] * 2), "pooled fit (lstsq), twice"
+    limit, label = strong_end(problem)
     return compare(
         "MT-2",
         limit,

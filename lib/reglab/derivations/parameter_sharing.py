@@ -6,7 +6,7 @@ A 1-D convolution with kernel ``w`` of size ``k`` is the dense layer ``y = M x``
 entry by entry, so it can be checked against ``torch.nn.functional.conv1d`` (PS-1); the shift
 commutes with it exactly under circular padding, and with zero padding everywhere except at
 the positions :func:`zero_padding_border` predicts (PS-2). The MNIST-1D experiment PS-3 is
-registered here and run in :mod:`reglab.experiments.parameter_sharing`.
+registered and run in :mod:`reglab.experiments.parameter_sharing`.
 """
 from __future__ import annotations
 
@@ -16,21 +16,21 @@ from torch import Tensor
 
 from .._validation import check_choice, check_int, check_tensor
 from .compare import Check, compare
-from .registry import Planted, derivation, experiment, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
     "PADDINGS",
-    "conv1d_as_matrix",
-    "conv1d_reference",
-    "shift",
-    "dense_parameter_count",
-    "conv_parameter_count",
-    "zero_padding_border",
     "check_conv_equals_tied_dense",
-    "check_shared_gradient_is_sum",
     "check_equivariance_circular",
     "check_equivariance_zero_padding",
+    "check_shared_gradient_is_sum",
     "check_zero_padding_border",
+    "conv1d_as_matrix",
+    "conv1d_reference",
+    "conv_parameter_count",
+    "dense_parameter_count",
+    "shift",
+    "zero_padding_border",
 ]
 
 #: Paddings understood by :func:`conv1d_as_matrix` (as in ``torch.nn.Conv1d``).
@@ -93,8 +93,8 @@ def conv1d_as_matrix(kernel: Tensor, length: int, *, padding: str = "valid") -> 
     return _tied_matrix(w, length, padding, left=_pad_sizes(w.shape[-1], padding)[0])
 
 
-def _tied_matrix(w: Tensor, length: int, padding: str, *, left: int, flip: bool = False) -> Tensor:
-    """Entry by entry from eq. (eq-ps-toeplitz); ``flip`` reverses the kernel (a planted error)."""
+def _tied_matrix(w: Tensor, length: int, padding: str, *, left: int) -> Tensor:
+    """Entry by entry from eq. (eq-ps-toeplitz), with ``left`` zeros padded on the left."""
     c_out, c_in, k = w.shape
     l_out = length - k + 1 if padding == "valid" else length
     M = torch.zeros(c_out, l_out, c_in, length, dtype=w.dtype)
@@ -105,7 +105,7 @@ def _tied_matrix(w: Tensor, length: int, padding: str, *, left: int, flip: bool 
                 col %= length
             elif not 0 <= col < length:
                 continue  # this tap sees a padded zero
-            M[:, i, :, col] += w[:, :, k - 1 - j if flip else j]
+            M[:, i, :, col] += w[:, :, j]
     return M.reshape(c_out * l_out, c_in * length)
 
 
@@ -241,6 +241,20 @@ def _random_problem(seed: int, *, c_in=2, c_out=3, k=5, length=17, n=4):
     return w, x
 
 
+def _matrix(w: Tensor, length: int, padding: str) -> Tensor:
+    return _tied_matrix(w, length, padding, left=_pad_sizes(w.shape[-1], padding)[0])
+
+
+def _matrix_of_flipped_kernel(w: Tensor, length: int, padding: str) -> Tensor:
+    """Planted: the matrix of a true convolution (the kernel reversed)."""
+    return _matrix(w.flip(-1), length, padding)
+
+
+def _matrix_centred(w: Tensor, length: int, padding: str) -> Tensor:
+    """Planted: ``k // 2`` zeros on the left for "same" and circular padding."""
+    return _tied_matrix(w, length, padding, left=0 if padding == "valid" else w.shape[-1] // 2)
+
+
 #: Kernel sizes the PS-1 check uses: odd, and even (where torch puts the extra zero on the right).
 _KERNEL_SIZES = (5, 4)
 
@@ -263,16 +277,17 @@ _KERNEL_SIZES = (5, 4)
 def check_conv_equals_tied_dense(*, paddings=PADDINGS, kernel_sizes=_KERNEL_SIZES, seed: int = 0,
                                  planted: str | None = None) -> Check:
     """PS-1: the tied matrix (our index loop) times ``x`` vs ``F.conv1d``, every padding, float64."""
+    matrix = choose(planted, _matrix, {
+        "kernel flipped": _matrix_of_flipped_kernel,
+        "padding offset k // 2": _matrix_centred,
+    })
     conv, dense = [], []
     for padding in paddings:
         check_choice("padding", padding, PADDINGS)
         for k in kernel_sizes:
             w, x = _random_problem(seed, k=k)
-            n, c_in, L = x.shape
-            left = _pad_sizes(k, padding)[0]
-            if planted == "padding offset k // 2" and padding != "valid":
-                left = k // 2
-            M = _tied_matrix(w, L, padding, left=left, flip=planted == "kernel flipped")
+            n, _, L = x.shape
+            M = matrix(w, L, padding)
             dense.append((x.reshape(n, -1) @ M.T).reshape(-1))
             conv.append(conv1d_reference(x, w, padding=padding).reshape(-1))
     w, x = _random_problem(seed)
@@ -288,6 +303,15 @@ def check_conv_equals_tied_dense(*, paddings=PADDINGS, kernel_sizes=_KERNEL_SIZE
     )
 
 
+def _sum_over_copies(copies: Tensor, grad: Tensor) -> Tensor:
+    return (copies * grad).sum()
+
+
+def _mean_over_copies(copies: Tensor, grad: Tensor) -> Tensor:
+    """Planted: the mean of the copies' gradients."""
+    return (copies * grad).sum() / copies.sum()
+
+
 @subcheck(
     "PS-1",
     label="gradient of a tied weight",
@@ -301,8 +325,9 @@ def check_shared_gradient_is_sum(*, seed: int = 0, planted: str | None = None) -
     matrix gives dL/dM, whose entries are then summed over the positions where each kernel
     entry is copied ("same" padding).
     """
+    tied_gradient = choose(planted, _sum_over_copies, {"mean over copies": _mean_over_copies})
     w, x = _random_problem(seed)
-    n, c_in, L = x.shape
+    n, _, L = x.shape
     target = torch.randn(n, w.shape[0], L, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
     wt = w.clone().requires_grad_(True)
     ((conv1d_reference(x, wt, padding="same") - target) ** 2).sum().backward()
@@ -314,8 +339,7 @@ def check_shared_gradient_is_sum(*, seed: int = 0, planted: str | None = None) -
         one_hot = torch.zeros_like(w)
         one_hot[tuple(idx)] = 1.0
         copies = conv1d_as_matrix(one_hot, L, padding="same")
-        total = (copies * M.grad).sum()
-        summed[tuple(idx)] = total / copies.sum() if planted == "mean over copies" else total
+        summed[tuple(idx)] = tied_gradient(copies, M.grad)
     return compare(
         "PS-1",
         wt.grad,
@@ -342,11 +366,13 @@ def check_shared_gradient_is_sum(*, seed: int = 0, planted: str | None = None) -
 )
 def check_equivariance_circular(*, seed: int = 0, planted: str | None = None) -> Check:
     """PS-2: ``shift(conv(x), s)`` vs ``conv(shift(x, s))`` for every shift ``s``, circular padding."""
+    padding, sign = choose(planted, ("circular", 1), {  # the padding, and the output shift's sign
+        "zero padding is exact too": ("same", 1),
+        "shift direction": ("circular", -1),
+    })
     w, x = _random_problem(seed)
     L = x.shape[-1]
     shifts = range(-L + 1, L)
-    padding = "same" if planted == "zero padding is exact too" else "circular"
-    sign = -1 if planted == "shift direction" else 1
     y = conv1d_reference(x, w, padding=padding)
     conv_then_shift = torch.stack([shift(y, sign * s) for s in shifts])
     shifted = torch.stack([shift(x, s) for s in shifts])  # (shifts, n, C_in, L): one conv for all
@@ -403,6 +429,16 @@ def _border_check(predicted, measured, shifts, k) -> Check:
     )
 
 
+def _border_of_receptive_field(length: int, k: int, s: int) -> Tensor:
+    """Planted: a margin of k - 1 (the whole receptive field) on both sides."""
+    return _border(length, k, s, width=k - 1, shifted=True)
+
+
+def _border_of_unshifted_window(length: int, k: int, s: int) -> Tensor:
+    """Planted: the border at the signal's own ends, as if the shift did not move the edge."""
+    return _border(length, k, s, width=None, shifted=False)
+
+
 @subcheck(
     "PS-2",
     label="zero padding: where it breaks",
@@ -415,23 +451,11 @@ def _border_check(predicted, measured, shifts, k) -> Check:
 )
 def check_zero_padding_border(*, shifts=(1, 3, -5, 8), seed: int = 0, planted: str | None = None) -> Check:
     """PS-2, zero padding: the measured positions that differ vs :func:`zero_padding_border`."""
+    border = choose(planted, zero_padding_border, {
+        "border width k - 1": _border_of_receptive_field,
+        "edges of the unshifted window": _border_of_unshifted_window,
+    })
     w, x = _random_problem(seed)
     L, k = x.shape[-1], w.shape[-1]
-    if planted == "border width k - 1":
-        predicted = [_border(L, k, s, width=k - 1, shifted=True) for s in shifts]
-    elif planted == "edges of the unshifted window":
-        predicted = [_border(L, k, s, width=None, shifted=False) for s in shifts]
-    else:
-        predicted = [zero_padding_border(L, k, s) for s in shifts]
+    predicted = [border(L, k, s) for s in shifts]
     return _border_check(predicted, [_differs(w, x, s) for s in shifts], shifts, k)
-
-
-experiment(
-    "PS-3",
-    chapter="parameter_sharing",
-    claim=("On MNIST-1D a small CNN (tied weights, 5,210 parameters) is more accurate on the test "
-           "set than an MLP with 15,210 parameters, both trained for 20 epochs with Adam."),
-    expected="increase",
-    measures="test accuracy of the CNN minus the MLP",
-    unit="points",
-)

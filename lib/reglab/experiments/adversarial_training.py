@@ -7,36 +7,94 @@
   PGD (ADV-2, ADV-3).
 - :func:`transfer_matrix` and :func:`transfer_rates`: how often FGSM examples made on one
   network fool another (ADV-4).
+- :func:`fgsm_minus_clean`, :func:`pgd_gain`, :func:`transfer_minus_noise`: the per-seed
+  effects of ADV-2, ADV-3 and ADV-4 that the chapter records with :func:`reglab.book.record`;
+  :func:`curves_table` prints accuracy curves at a few sizes.
+- :func:`plot_attack`: the chapter's picture of one attack (clean image, perturbation,
+  adversarial image, confidences), with :func:`one_member`, :func:`confidences` and
+  :func:`hide_frame`.
 
-The results are registered, with their expected direction, in
-:mod:`reglab.derivations.adversarial_training`.
+The three experiments are registered here, with their expected direction.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .._validation import check_tensor
+from .._validation import check_int, check_real, check_tensor
 from ..adversarial import AdversarialTransform, fgsm, robust_accuracy
 from ..data import Dataset
+from ..derivations.registry import experiment
+from ..plotting import COLORS
+from ..stats import format_ci
 from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
 
 __all__ = [
+    "ATTACKS",
+    "CONTROL",
     "AdversarialConfig",
     "accuracy_curves",
+    "confidences",
+    "curves_table",
     "evaluation",
+    "fgsm_minus_clean",
+    "hide_frame",
+    "one_member",
+    "pgd_gain",
+    "plot_attack",
     "train_adversarial",
     "train_linear",
     "train_standard",
     "transfer_matrix",
+    "transfer_minus_noise",
     "transfer_rates",
 ]
 
+CHAPTER = "adversarial_training"
+
+experiment(
+    "ADV-2",
+    chapter=CHAPTER,
+    claim=(
+        "On real 8x8 digits, FGSM at eps = 0.1 (a visible perturbation on such small images) lowers "
+        "a trained MLP's test accuracy below its clean accuracy (5 seeds)."
+    ),
+    expected="decrease",
+    measures="FGSM accuracy at eps 0.1 minus clean",
+    unit="points",
+)
+experiment(
+    "ADV-3",
+    chapter=CHAPTER,
+    claim=(
+        "Adversarial training (FGSM at eps = 0.1 on half of each minibatch) raises test accuracy "
+        "under 20-step PGD at eps = 0.1 (paired seeds); clean accuracy is reported beside it."
+    ),
+    expected="increase",
+    measures="PGD-20 accuracy, adv. trained minus standard",
+    unit="points",
+)
+experiment(
+    "ADV-4",
+    chapter=CHAPTER,
+    claim=(
+        "FGSM examples (eps = 0.1) made on one MLP fool independently trained MLPs far more often "
+        "than random sign noise of the same size fools the source (5 source networks)."
+    ),
+    expected="increase",
+    measures="transfer rate minus noise control",
+    unit="points",
+)
+
+#: The attacks of :func:`accuracy_curves`.
 ATTACKS = ("random", "fgsm", "pgd")
+#: The name of the noise control among the rates of :func:`transfer_rates`.
+CONTROL = "control: random signs, same ε"
 
 
 @dataclass
@@ -232,7 +290,7 @@ def transfer_rates(standard: StackedMLP, targets: dict, data: Dataset, config: A
     with torch.no_grad():
         noisy_pred = standard(noise).argmax(-1)
     correct = own == y
-    rates["control: random signs, same ε"] = ((noisy_pred != y) & correct).sum(1).double().div(correct.sum(1)).numpy()
+    rates[CONTROL] = ((noisy_pred != y) & correct).sum(1).double().div(correct.sum(1)).numpy()
     error_matrix = transfer_matrix(source_fooled, adv_pred["other standard networks"], own, y)[0]
     return {
         "white_box": source_fooled.sum(1).double().div(correct.sum(1)).numpy(),
@@ -240,3 +298,175 @@ def transfer_rates(standard: StackedMLP, targets: dict, data: Dataset, config: A
         "error_matrix": error_matrix,
         "source_fooled": source_fooled,
     }
+
+
+# ---- the per-seed effects the chapter records -------------------------------------------------
+
+
+def _grid_index(config: AdversarialConfig, eps: float) -> int:
+    """Index of the size of ``config.eps_grid`` nearest to ``eps``."""
+    return int(np.argmin(np.abs(np.array(config.eps_grid) - eps)))
+
+
+def fgsm_minus_clean(curves: dict, clean, config: AdversarialConfig) -> np.ndarray:
+    """ADV-2's effect per seed: accuracy under FGSM at ``config.eps`` minus clean, in points.
+
+    Parameters
+    ----------
+    curves : dict
+        From :func:`accuracy_curves` (its FGSM row nearest to ``config.eps`` is used).
+    clean : array-like of shape (seeds,)
+        Clean test accuracy of the same networks.
+    config : AdversarialConfig
+
+    Returns
+    -------
+    numpy.ndarray of shape (seeds,)
+    """
+    return 100 * (curves["fgsm"][_grid_index(config, config.eps)] - np.asarray(clean))
+
+
+def pgd_gain(standard: dict, robust: dict, config: AdversarialConfig) -> np.ndarray:
+    """ADV-3's effect per seed: PGD accuracy, adversarially trained minus standard, in points.
+
+    Parameters
+    ----------
+    standard, robust : dict
+        From :func:`evaluation`, of the standard and the adversarially trained networks (paired
+        seeds).
+    config : AdversarialConfig
+        Its ``pgd_steps`` names the PGD entry.
+
+    Returns
+    -------
+    numpy.ndarray of shape (seeds,)
+    """
+    key = f"PGD-{config.pgd_steps}"
+    return 100 * (robust[key] - standard[key])
+
+
+def transfer_minus_noise(found: dict) -> np.ndarray:
+    """ADV-4's effect per source: transfer rate to the other standard networks minus the noise
+    control's rate, in points.
+
+    Parameters
+    ----------
+    found : dict
+        From :func:`transfer_rates`.
+
+    Returns
+    -------
+    numpy.ndarray of shape (seeds,)
+    """
+    rates = found["rates"]
+    return 100 * (rates["other standard networks"] - rates[CONTROL])
+
+
+def curves_table(curves: dict, config: AdversarialConfig, sizes=(0.05, 0.1, 0.15, 0.2)) -> str:
+    """The accuracy curves at a few attack sizes, one row per size, mean ± 95 % interval.
+
+    Parameters
+    ----------
+    curves : dict
+        From :func:`accuracy_curves`.
+    config : AdversarialConfig
+        Its ``eps_grid``: each size is shown at the grid's nearest size.
+    sizes : sequence of float
+
+    Returns
+    -------
+    str
+        A header and one line per size, a column per attack.
+    """
+    grid = np.array(config.eps_grid)
+    lines = [f"{'eps':>5}" + "".join(f"{a:>18}" for a in ATTACKS)]
+    for eps in sizes:
+        k = int(np.argmin(np.abs(grid - eps)))
+        lines.append(f"{grid[k]:5.3f}" + "".join(f"{format_ci(curves[a][k]):>18}" for a in ATTACKS))
+    return "\n".join(lines)
+
+
+# ---- the chapter's pictures of an attack -----------------------------------------------------
+
+
+def one_member(stack: StackedMLP, m: int):
+    """Member ``m`` of a stacked model, as a plain model mapping (b, d) to (b, classes).
+
+    Examples
+    --------
+    >>> stack = StackedMLP(3, (4, 5, 2), seed=0)
+    >>> one_member(stack, 1)(torch.zeros(6, 4)).shape
+    torch.Size([6, 2])
+    """
+    if not isinstance(stack, StackedMLP):
+        raise TypeError(f"stack must be a StackedMLP, but got {type(stack).__name__}")
+    m = check_int("m", m, low=0, high=stack.num_models - 1)
+
+    def member(x: Tensor) -> Tensor:
+        return stack(x)[m]
+
+    return member
+
+
+def confidences(model, x: Tensor) -> Tensor:
+    """Softmax of ``model(x)`` (the class probabilities), without gradients."""
+    with torch.no_grad():
+        return model(x).softmax(-1)
+
+
+def hide_frame(ax) -> None:
+    """Remove the ticks, grid and frame of an image's axes."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def plot_attack(axes, model, x: Tensor, label: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """Clean image, the FGSM perturbation, the adversarial image and the model's confidences.
+
+    Parameters
+    ----------
+    axes : sequence of 4 matplotlib Axes
+        The three images, then a bar chart of the confidences before and after.
+    model : callable
+        Maps (b, d) to (b, classes), e.g. :func:`one_member` of a stack.
+    x : Tensor of shape (d,)
+        One square image, pixels in [0, 1] (``d = 64`` for the digits).
+    label : Tensor of shape ()
+        Its true class.
+    eps : float >= 0
+        The attack size (FGSM, pixels clamped to [0, 1]).
+
+    Returns
+    -------
+    (p_clean, p_adv) : Tensors of shape (classes,)
+        The model's confidences on the clean and on the adversarial image.
+    """
+    check_tensor("x", x, ndim=1, floating=True)
+    side = math.isqrt(x.shape[0])
+    if side * side != x.shape[0]:
+        raise ValueError(f"x must be a square image flattened, but it has {x.shape[0]} pixels")
+    eps = check_real("eps", eps, low=0.0, high=math.inf, high_open=True)
+    if len(axes) != 4:
+        raise ValueError(f"axes must hold 4 Axes (three images and the confidences), but got {len(axes)}")
+    x_adv = fgsm(model, x[None], label[None], eps, clamp=(0, 1))[0]
+    p_clean, p_adv = confidences(model, x[None])[0], confidences(model, x_adv[None])[0]
+    c_clean, c_adv = int(p_clean.argmax()), int(p_adv.argmax())
+    axes[0].imshow(x.reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+    axes[0].set_title(f'"{c_clean}"  {p_clean[c_clean]:.1%}', fontsize=10)
+    axes[1].imshow(((x_adv - x) / max(eps, 1e-12)).reshape(side, side), cmap="RdBu_r", vmin=-1, vmax=1)
+    axes[1].set_title(f"+ {eps:.2f} × sign(∇ₓJ)", fontsize=10)
+    axes[2].imshow(x_adv.reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
+    axes[2].set_title(f'= "{c_adv}"  {p_adv[c_adv]:.1%}', fontsize=10, color="C3" if c_adv != int(label) else "k")
+    for a in axes[:3]:
+        hide_frame(a)
+    classes = np.arange(p_clean.shape[0])
+    axes[3].bar(classes - 0.2, p_clean.numpy(), width=0.4, color=COLORS["train"], label="clean")
+    axes[3].bar(classes + 0.2, p_adv.numpy(), width=0.4, color=COLORS["test"], label="adversarial")
+    axes[3].set_xticks(classes)
+    axes[3].set_ylim(0, 1)
+    axes[3].set_ylabel("confidence")
+    axes[3].legend(fontsize=8, loc="upper left")
+    return p_clean, p_adv
