@@ -1,4 +1,4 @@
-"""Tests of reglab.derivations.sparse_representations (SP-1..SP-4)."""
+"""Tests of reglab.derivations.sparse_representations (SP-2..SP-4) and its pictures."""
 import itertools
 import math
 
@@ -13,6 +13,7 @@ import torch
 from reglab import omp
 from reglab.derivations import get_result
 from reglab.derivations import sparse_representations as sr
+from reglab.derivations import sparse_representations_pictures as pictures
 from sklearn.linear_model import orthogonal_mp
 
 
@@ -85,12 +86,6 @@ def test_sp3_fails_when_there_is_no_counterexample(monkeypatch):
     assert not sr.check_sp3().passed
 
 
-def test_omp_miss_rate_is_a_fraction_and_omp_is_never_better():
-    found = sr.omp_miss_rate(5, 9, 2, 60, seed=3)
-    assert 0.0 <= found["missed"] <= 1.0
-    assert (found["ratio"] >= 1 - 1e-9).all()
-
-
 def test_dct_dictionary_is_orthonormal_and_equals_scipy_dct():
     W = sr.dct_dictionary(16)
     torch.testing.assert_close(W.T @ W, torch.eye(16, dtype=torch.float64))
@@ -118,7 +113,7 @@ def test_topk_orthonormal_rejects_a_dictionary_that_is_not_orthonormal():
         (lambda: sr.nonnegative_l1_code(torch.ones(2), -1.0), ValueError, r"alpha must be in \[0, inf\)"),
         (lambda: sr.sparse_residual(torch.eye(2), torch.ones(2), torch.ones(3)), ValueError, "h in 2"),
         (lambda: sr.dct_dictionary(0), ValueError, r"d must be an integer in \[1, inf\]"),
-        (lambda: sr.sparsity_illustration(nonzeros=9), ValueError,
+        (lambda: pictures.sparsity_illustration(nonzeros=9), ValueError,
          r"nonzeros must be an integer in \[1, 6\]"),
     ],
 )
@@ -128,18 +123,18 @@ def test_bad_input_rejected(call, error, match):
 
 
 def test_sparsity_illustration_products_and_sparsity():
-    pictures = sr.sparsity_illustration()
-    y, A, x = pictures["parameter"]
+    made = pictures.sparsity_illustration()
+    y, A, x = made["parameter"]
     torch.testing.assert_close(y, A @ x)
     assert (A == 0).any() and (x != 0).all()
-    y, B, h = pictures["representation"]
+    y, B, h = made["representation"]
     torch.testing.assert_close(y, B @ h)
     assert (B != 0).all() and int((h != 0).sum()) == 2
     fig, ax = plt.subplots()
-    sr.draw_product(ax, y, B, h, title="test")
+    pictures.draw_product(ax, y, B, h, title="test")
     plt.close(fig)
     with pytest.raises(ValueError, match="y and v must have shapes"):
-        sr.draw_product(ax, y, B, h[:3])
+        pictures.draw_product(ax, y, B, h[:3])
 
 
 def test_nonnegative_l1_code_switches_off_inputs_below_alpha():
@@ -188,3 +183,16 @@ def test_sp1_and_sp5_state_their_direction():
     for rid in ("SP-1", "SP-5"):
         result = get_result(rid)
         assert result.expected == "increase" and result.unit == "points" and result.measures
+
+
+@pytest.mark.parametrize("check", [sr.check_sp2, sr.check_sp2_omp, sr.check_sp2_orthogonal, sr.check_sp3, sr.check_sp4])
+def test_an_unknown_planted_error_is_refused(check):
+    with pytest.raises(ValueError, match="no planted error 'typo'"):
+        check(planted="typo")
+
+
+def test_each_part_rejects_exactly_the_planted_errors_it_declares():
+    for rid in ("SP-2", "SP-3", "SP-4"):
+        for part in get_result(rid).parts:
+            for planted in part.planted:
+                assert not part.run(rid, planted.name).passed, (rid, planted.name)

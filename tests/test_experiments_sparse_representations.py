@@ -41,3 +41,27 @@ def test_paired_effect_is_the_per_seed_difference():
     np.testing.assert_allclose(spx.paired_effect(sweep, "inactive", 0.01), [30.0, 10.0])
     with pytest.raises(ValueError, match="no penalty weight 0.02"):
         spx.paired_effect(sweep, "inactive", 0.02)
+
+
+def test_effects_are_the_paired_differences_at_the_compared_alpha():
+    sweep = {"alphas": np.array([0.0, 0.5]), "inactive": np.array([[0.4, 0.5], [0.7, 0.6]]),
+             "accuracy": np.array([[0.8, 0.9], [0.85, 0.8]])}
+    found = spx.effects(sweep, _config())
+    np.testing.assert_allclose(found["SP-1"], [30.0, 10.0])
+    np.testing.assert_allclose(found["SP-5"], [5.0, -10.0])
+    with pytest.raises(TypeError, match="config must be a SparsityConfig"):
+        spx.effects(sweep, None)
+
+
+def test_sp1_and_sp5_are_registered_here():
+    from reglab.derivations import get_result
+
+    for rid in ("SP-1", "SP-5"):
+        result = get_result(rid)
+        assert result.kind == "experiment" and result.chapter == "sparse_representations"
+
+
+def test_omp_miss_rate_is_a_fraction_and_omp_is_never_better():
+    found = spx.omp_miss_rate(5, 9, 2, 60, seed=3)
+    assert 0.0 <= found["missed"] <= 1.0
+    assert (found["ratio"] >= 1 - 1e-9).all()

@@ -155,11 +155,45 @@ def glue(name: str, value, *, digits: int = 4):
     stored = _stored(name, value, digits)
     GLUED[name] = stored
     try:
-        from myst_nb import glue as _myst_glue
+        from myst_nb import glue as _myst_glue  # noqa: F401 (is the book's build stack here?)
     except ImportError:  # Colab, a plain Jupyter: the value stays in GLUED
         return stored
-    _myst_glue(name, stored, display=False)
+    _PENDING.append((name, stored))
+    ip = _ipython()
+    if ip is None:  # not in a kernel (a script, the tests): glue now
+        _flush()
+    elif not _PENDING[:-1]:  # the first glue of this cell: glue them all when the cell ends
+        ip.events.register("post_run_cell", _flush_after_cell)
     return stored
+
+
+# Glued values wait for the end of their cell: MyST-NB stores each as a (hidden) display output,
+# which would otherwise cut the cell's printed text into several boxes on the page.
+_PENDING: list[tuple[str, object]] = []
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    ip = get_ipython()
+    return ip if ip is not None and hasattr(ip, "events") else None
+
+
+def _flush() -> None:
+    from myst_nb import glue as _myst_glue
+
+    while _PENDING:
+        name, stored = _PENDING.pop(0)
+        _myst_glue(name, stored, display=False)
+
+
+def _flush_after_cell(result=None) -> None:
+    ip = _ipython()
+    if ip is not None:
+        ip.events.unregister("post_run_cell", _flush_after_cell)
+    _flush()
 
 
 def glue_many(prefix: str, *, digits: int = 4, **values) -> dict:

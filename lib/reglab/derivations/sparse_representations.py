@@ -1,16 +1,16 @@
-"""Sparse representations: activation penalties and k-sparse codes (chapter ``sparse_representations``).
+"""Sparse representations: k-sparse codes and the activation penalty (chapter ``sparse_representations``).
 
-- SP-1, SP-5 (experiments, run by :mod:`reglab.experiments.sparse_representations`): an L1
-  penalty on the hidden activations of an MLP raises the fraction of inactive units, and its
-  test accuracy; :func:`sparsity_illustration` and :func:`draw_product` picture
-  parameter sparsity (sparse W, dense h) against representational sparsity (dense W, sparse h).
 - SP-2: with orthonormal atoms the best k-sparse code keeps the k largest ``abs(W^T x)``
   (:func:`topk_orthonormal`), checked against :func:`best_k_sparse` (every support) and OMP;
   with orthogonal atoms of any lengths the rule divides by the lengths (:func:`topk_orthogonal`).
-- SP-3: for a general dictionary greedy OMP can miss the best support
-  (:func:`greedy_trap`, :func:`greedy_trap_residuals`, :func:`omp_miss_rate`).
+- SP-3: greedy OMP can miss the best support of a general dictionary (:func:`greedy_trap`).
 - SP-4 (beyond the lecture): the best non-negative code under an L1 penalty is
   ``relu(z - alpha)``: the penalty raises every unit's threshold by alpha.
+
+A checker's planted mistakes stand beside the right computation in the table it gives ``choose``.
+SP-1 and SP-5 (an L1 penalty on an MLP's activations, measured) and OMP's miss rate are in
+:mod:`reglab.experiments.sparse_representations`; the lecture's pictures of sparsity in
+:mod:`reglab.derivations.sparse_representations_pictures`.
 """
 from __future__ import annotations
 
@@ -26,25 +26,12 @@ from torch import Tensor
 from .._validation import check_int, check_real, check_tensor
 from ..sparse_coding import omp
 from .compare import Check, compare
-from .registry import derivation, experiment, subcheck
+from .registry import choose, derivation, subcheck
 
 __all__ = [
-    "best_k_sparse",
-    "check_sp2",
-    "check_sp2_omp",
-    "check_sp2_orthogonal",
-    "check_sp3",
-    "check_sp4",
-    "dct_dictionary",
-    "draw_product",
-    "greedy_trap",
-    "greedy_trap_residuals",
-    "nonnegative_l1_code",
-    "omp_miss_rate",
-    "sparse_residual",
-    "sparsity_illustration",
-    "topk_orthogonal",
-    "topk_orthonormal",
+    "best_k_sparse", "check_sp2", "check_sp2_omp", "check_sp2_orthogonal", "check_sp3", "check_sp4",
+    "dct_dictionary", "greedy_trap", "greedy_trap_residuals", "nonnegative_l1_code", "sparse_residual",
+    "topk_orthogonal", "topk_orthonormal",
 ]
 
 CHAPTER = "sparse_representations"
@@ -54,15 +41,12 @@ def _check_problem(W, x, k):
     check_tensor("W", W, ndim=2, floating=True, finite=True)
     check_tensor("x", x, ndim=(1, 2), floating=True, finite=True)
     if x.shape[-1] != W.shape[0]:
-        raise ValueError(
-            f"x must have {W.shape[0]} entries per signal (the rows of W), but got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"x must have {W.shape[0]} entries per signal (the rows of W), "
+                         f"but got shape {tuple(x.shape)}")
     k = check_int("k", k, low=1)
     if k > W.shape[1]:
-        raise ValueError(
-            f"The number of non-zeros k cannot be more than the number of atoms: k={k}, "
-            f"but W has {W.shape[1]} columns"
-        )
+        raise ValueError(f"The number of non-zeros k cannot be more than the number of atoms: k={k}, "
+                         f"but W has {W.shape[1]} columns")
     return k
 
 
@@ -83,10 +67,8 @@ def sparse_residual(W: Tensor, x: Tensor, h: Tensor) -> Tensor:
     check_tensor("x", x, ndim=(1, 2), floating=True)
     check_tensor("h", h, ndim=(1, 2), floating=True)
     if h.shape[-1] != W.shape[1] or x.shape[-1] != W.shape[0]:
-        raise ValueError(
-            f"W has shape {tuple(W.shape)}, so x must end in {W.shape[0]} and h in {W.shape[1]}, "
-            f"but got {tuple(x.shape)} and {tuple(h.shape)}"
-        )
+        raise ValueError(f"W has shape {tuple(W.shape)}, so x must end in {W.shape[0]} and h in "
+                         f"{W.shape[1]}, but got {tuple(x.shape)} and {tuple(h.shape)}")
     return (x - h @ W.T).pow(2).sum(-1)
 
 
@@ -124,9 +106,8 @@ def best_k_sparse(W: Tensor, x: Tensor, k: int, *, max_supports: int = 200_000) 
     m = W.shape[1]
     count = math.comb(m, k)
     if count > check_int("max_supports", max_supports, low=1):
-        raise ValueError(
-            f"brute force over C({m}, {k}) = {count} supports is more than max_supports={max_supports}"
-        )
+        raise ValueError(f"brute force over C({m}, {k}) = {count} supports is more than "
+                         f"max_supports={max_supports}")
     X = x.reshape(-1, W.shape[0])
     supports = torch.tensor(list(itertools.combinations(range(m), k)), dtype=torch.long)  # (C, k)
     A = W.T[supports].transpose(1, 2)  # (C, d, k)
@@ -162,12 +143,16 @@ def topk_orthonormal(W: Tensor, x: Tensor, k: int) -> Tensor:
     k = _check_problem(W, x, k)
     gram_err = (W.T @ W - torch.eye(W.shape[1], dtype=W.dtype)).abs().max().item()
     if gram_err > 1e-6:
-        raise ValueError(
-            f"W must have orthonormal columns (W^T W = I), but W^T W differs from I by {gram_err:.2g}"
-        )
+        raise ValueError(f"W must have orthonormal columns (W^T W = I), but W^T W differs from I "
+                         f"by {gram_err:.2g}")
     c = x @ W
-    keep = c.abs().topk(k, dim=-1).indices
-    return torch.zeros_like(c).scatter(-1, keep, c.gather(-1, keep))
+    return _keep_top(c.abs(), c, k)
+
+
+def _keep_top(scores: Tensor, coef: Tensor, k: int) -> Tensor:
+    """The code that keeps, in each row, the k largest ``scores``, with coefficients ``coef``."""
+    keep = scores.topk(k, dim=-1).indices
+    return torch.zeros_like(coef).scatter(-1, keep, coef.gather(-1, keep))
 
 
 def _random_orthonormal(d: int, m: int, generator: torch.Generator) -> Tensor:
@@ -204,12 +189,10 @@ def topk_orthogonal(W: Tensor, x: Tensor, k: int) -> Tensor:
     gram = W.T @ W
     off = (gram - torch.diag(torch.diagonal(gram))).abs().max().item()
     if off > 1e-6 * float(lengths.max()) ** 2 or bool((lengths == 0).any()):
-        raise ValueError(
-            f"W must have orthogonal non-zero columns (W^T W diagonal), but its off-diagonal entries reach {off:.2g}"
-        )
+        raise ValueError(f"W must have orthogonal non-zero columns (W^T W diagonal), but its off-diagonal "
+                         f"entries reach {off:.2g}")
     c = x @ W
-    keep = (c.abs() / lengths).topk(k, dim=-1).indices
-    return torch.zeros_like(c).scatter(-1, keep, (c / lengths.pow(2)).gather(-1, keep))
+    return _keep_top(c.abs() / lengths, c / lengths.pow(2), k)
 
 
 def _signed_greedy(W: Tensor, X: Tensor, k: int) -> Tensor:
@@ -228,18 +211,13 @@ def _signed_greedy(W: Tensor, X: Tensor, k: int) -> Tensor:
     return H
 
 
-_SP2_CLAIM = (
-    "With orthonormal atoms the best code with ||h||_0 <= k keeps the k largest |W^T x| "
-    "(brute force over all supports, and OMP, find the same code); with orthogonal atoms of "
-    "other lengths it keeps the k largest |w_j^T x| / ||w_j||, with coefficients "
-    "w_j^T x / ||w_j||^2 (brute force)."
-)
-
-
 @derivation(
     "SP-2",
     chapter=CHAPTER,
-    claim=_SP2_CLAIM,
+    claim="With orthonormal atoms the best code with ||h||_0 <= k keeps the k largest |W^T x| "
+    "(brute force over all supports, and OMP, find the same code); with orthogonal atoms of "
+    "other lengths it keeps the k largest |w_j^T x| / ||w_j||, with coefficients "
+    "w_j^T x / ||w_j||^2 (brute force).",
     label="brute force, orthonormal basis",
     planted={
         "signed top-k": "keeps the k largest entries of W^T x, not the k largest |W^T x|",
@@ -255,15 +233,11 @@ def check_sp2(d: int = 10, k: int = 3, n_signals: int = 20, seed: int = 0, *, pl
     g = torch.Generator().manual_seed(seed)
     W = _random_orthonormal(d, d, g)
     X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
-    if planted == "signed top-k":
-        c = X @ W
-        keep = c.topk(k, dim=-1).indices
-        closed = torch.zeros_like(c).scatter(-1, keep, c.gather(-1, keep))
-    elif planted == "top-k of x":
-        keep = X.abs().topk(k, dim=-1).indices
-        closed = torch.zeros_like(X).scatter(-1, keep, X.gather(-1, keep))
-    else:
-        closed = topk_orthonormal(W, X, k)
+    c = X @ W
+    closed = choose(planted, lambda: topk_orthonormal(W, X, k), {
+        "signed top-k": lambda: _keep_top(c, c, k),  # the k largest entries of W^T x, signs and all
+        "top-k of x": lambda: _keep_top(X.abs(), X, k),  # the signal's own largest samples as the code
+    })()
     brute = best_k_sparse(W, X, k)
     return compare(
         "SP-2", closed, brute, atol=1e-10,
@@ -284,7 +258,7 @@ def check_sp2_omp(d: int = 12, m: int = 8, k: int = 3, n_signals: int = 20, seed
     g = torch.Generator().manual_seed(seed)
     W = _random_orthonormal(d, m, g)
     X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
-    greedy = _signed_greedy(W, X, k) if planted == "OMP without |.|" else omp(W, X, k)
+    greedy = choose(planted, omp, {"OMP without |.|": _signed_greedy})(W, X, k)
     return compare(
         "SP-2", topk_orthonormal(W, X, k), greedy, atol=1e-10,
         analytic_label="closed form (k largest |W^T x|)", empirical_label="our omp",
@@ -309,14 +283,10 @@ def check_sp2_orthogonal(d: int = 12, m: int = 8, k: int = 3, n_signals: int = 2
     W = _random_orthonormal(d, m, g) * lengths
     X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
     c = X @ W
-    if planted == "orthonormal rule":
-        keep = c.abs().topk(k, dim=-1).indices
-        closed = torch.zeros_like(c).scatter(-1, keep, (c / lengths.pow(2)).gather(-1, keep))
-    elif planted == "unscaled coefficients":
-        keep = (c.abs() / lengths).topk(k, dim=-1).indices
-        closed = torch.zeros_like(c).scatter(-1, keep, c.gather(-1, keep))
-    else:
-        closed = topk_orthogonal(W, X, k)
+    closed = choose(planted, lambda: topk_orthogonal(W, X, k), {
+        "orthonormal rule": lambda: _keep_top(c.abs(), c / lengths.pow(2), k),
+        "unscaled coefficients": lambda: _keep_top(c.abs() / lengths, c, k),
+    })()
     brute = best_k_sparse(W, X, k)
     return compare(
         "SP-2", closed, brute, atol=1e-10,
@@ -384,28 +354,53 @@ def greedy_trap_residuals(theta: float = math.pi / 6, beta: float = 0.8) -> dict
     q = c * c * (1 + beta) / 2
     second = 0 if abs(1 - q) >= abs(beta - q) else 1
     if first != 2 or second != 0:
-        raise ValueError(
-            f"with theta={theta:.4g} and beta={beta:.4g} OMP does not take the decoy and then w1 "
-            f"(it takes atoms {first} and {second}): choose cos(theta) > sqrt(2)/(1 + beta)"
-        )
+        raise ValueError(f"with theta={theta:.4g} and beta={beta:.4g} OMP does not take the decoy and then "
+                         f"w1 (it takes atoms {first} and {second}): choose cos(theta) > sqrt(2)/(1 + beta)")
     omp_residual = beta**2 * s * s / (c * c / 2 + s * s)
     return {"first": first, "second": second, "optimum": 0.0, "omp": omp_residual}
+
+
+def _best_residual(W: Tensor, x: Tensor, k: int) -> Tensor:
+    """||x - Wh||^2 of the best k-sparse code, by brute force over every support."""
+    return sparse_residual(W, x, best_k_sparse(W, x, k))
+
+
+def _greedy_path_residual(W: Tensor, x: Tensor, k: int) -> Tensor:
+    """Planted: the brute force over the supports that hold OMP's first atom only."""
+    first = int((x @ W).abs().div(W.norm(dim=0)).argmax())
+    supports = [s for s in itertools.combinations(range(W.shape[1]), k) if first in s]
+    return min(
+        sparse_residual(W, x, torch.zeros(W.shape[1], dtype=W.dtype).index_put(
+            (torch.tensor(s),), torch.linalg.lstsq(W[:, list(s)], x.unsqueeze(1)).solution.squeeze(1)))
+        for s in supports
+    )
+
+
+def _omp_residual(W: Tensor, x: Tensor, k: int) -> Tensor:
+    """||x - Wh||^2 of our OMP's code."""
+    return sparse_residual(W, x, omp(W, x, k))
+
+
+def _matching_pursuit_residual(W: Tensor, x: Tensor, k: int) -> Tensor:
+    """Planted: plain matching pursuit (the newest coefficient only, no refit of the chosen ones)."""
+    r, h = x.clone(), torch.zeros(W.shape[1], dtype=W.dtype)
+    for _ in range(k):
+        j = int((r @ W).abs().argmax())
+        h[j] += r @ W[:, j]
+        r = x - W @ h
+    return sparse_residual(W, x, h)
 
 
 @derivation(
     "SP-3",
     chapter=CHAPTER,
-    claim=(
-        "For a general dictionary greedy OMP can miss the best k-sparse code: on a constructed "
-        "3-atom example (k = 2) its squared residual is strictly larger than the optimum, 0, "
-        "found by brute force over all supports; both residuals match their closed forms."
-    ),
+    claim="For a general dictionary greedy OMP can miss the best k-sparse code: on a constructed "
+    "3-atom example (k = 2) its squared residual is strictly larger than the optimum, 0, "
+    "found by brute force over all supports; both residuals match their closed forms.",
     label="closed form vs brute force and OMP",
     planted={
-        "greedy-path brute force": (
-            "the brute force searches only the supports that contain OMP's first atom (the ones "
-            "the greedy path visits), so it cannot find what greedy misses"
-        ),
+        "greedy-path brute force": "the brute force searches only the supports that contain OMP's first atom "
+        "(the ones the greedy path visits), so it cannot find what greedy misses",
         "matching pursuit": "plain matching pursuit for OMP: the newest coefficient only, no refit of the chosen ones",
     },
 )
@@ -416,34 +411,16 @@ def check_sp3(theta: float = math.pi / 6, beta: float = 0.8, *, planted=None) ->
     """
     W, x, k = greedy_trap(theta, beta)
     expected = greedy_trap_residuals(theta, beta)
-    if planted == "greedy-path brute force":
-        first = int((x @ W).abs().div(W.norm(dim=0)).argmax())
-        supports = [s for s in itertools.combinations(range(W.shape[1]), k) if first in s]
-        brute = min(
-            sparse_residual(W, x, torch.zeros(W.shape[1], dtype=W.dtype).index_put(
-                (torch.tensor(s),), torch.linalg.lstsq(W[:, list(s)], x.unsqueeze(1)).solution.squeeze(1)))
-            for s in supports
-        )
-    else:
-        brute = sparse_residual(W, x, best_k_sparse(W, x, k))
-    if planted == "matching pursuit":
-        r, h = x.clone(), torch.zeros(W.shape[1], dtype=W.dtype)
-        for _ in range(k):
-            j = int((r @ W).abs().argmax())
-            h[j] += r @ W[:, j]
-            r = x - W @ h
-        greedy = sparse_residual(W, x, h)
-    else:
-        greedy = sparse_residual(W, x, omp(W, x, k))
+    search, pursue = choose(planted, (_best_residual, _omp_residual), {
+        "greedy-path brute force": (_greedy_path_residual, _omp_residual),
+        "matching pursuit": (_best_residual, _matching_pursuit_residual),
+    })
+    brute, greedy = search(W, x, k), pursue(W, x, k)
     check = compare(
-        "SP-3",
-        [expected["optimum"], expected["omp"]],
-        torch.stack([brute, greedy]),
-        atol=1e-10,
+        "SP-3", [expected["optimum"], expected["omp"]], torch.stack([brute, greedy]), atol=1e-10,
         analytic_label="closed form [optimum, OMP] ||x - Wh||^2",
         empirical_label="[brute force over all supports, our omp]",
-        digits=5,
-        label="closed form vs brute force and OMP",
+        digits=5, label="closed form vs brute force and OMP",
     )
     gap = float(greedy - brute)
     misses = gap > 1e3 * check.tolerance
@@ -454,32 +431,6 @@ def check_sp3(theta: float = math.pi / 6, beta: float = 0.8, *, planted=None) ->
         else f"OMP's residual is not larger than the optimum (gap {gap:.3g}): no counterexample"
     )
     return dataclasses.replace(check, passed=check.passed and misses, note=note)
-
-
-def omp_miss_rate(d: int = 6, m: int = 12, k: int = 3, n_signals: int = 500, *, seed: int = 0) -> dict:
-    """How often OMP misses the best support on random problems, found by brute force.
-
-    A Gaussian dictionary with unit-norm columns and Gaussian signals (dense, not k-sparse).
-
-    Returns
-    -------
-    dict
-        ``missed`` (fraction of signals where OMP's squared residual exceeds the optimum by
-        more than 1e-9 relative), ``ratio`` (OMP residual / optimum, per signal, Tensor),
-        ``worst`` (index of the largest ratio), and ``W``, ``X``, ``h_omp``, ``h_best``.
-    """
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-    W = torch.randn(d, m, generator=g, dtype=torch.float64)
-    W = W / W.norm(dim=0)
-    X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
-    h_omp, h_best = omp(W, X, k), best_k_sparse(W, X, k)
-    r_omp, r_best = sparse_residual(W, X, h_omp), sparse_residual(W, X, h_best)
-    ratio = r_omp / r_best
-    missed = (r_omp > r_best * (1 + 1e-9)).to(torch.float64).mean().item()
-    return {
-        "missed": missed, "ratio": ratio, "worst": int(ratio.argmax()),
-        "W": W, "X": X, "h_omp": h_omp, "h_best": h_best,
-    }
 
 
 def dct_dictionary(d: int, *, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -518,10 +469,8 @@ def nonnegative_l1_code(z: Tensor, alpha: float) -> Tensor:
 @derivation(
     "SP-4",
     chapter=CHAPTER,
-    claim=(
-        "(Beyond the lecture) The best non-negative code under an L1 penalty alpha is relu(z - alpha): "
-        "the penalty switches off every unit whose input is below alpha."
-    ),
+    claim="(Beyond the lecture) The best non-negative code under an L1 penalty alpha is relu(z - alpha): "
+    "the penalty switches off every unit whose input is below alpha.",
     label="closed form vs L-BFGS-B",
     planted={
         "soft threshold": "forgets h >= 0: the two-sided soft threshold sign(z) max(|z| - alpha, 0)",
@@ -539,140 +488,13 @@ def check_sp4(alpha: float = 0.3, units: int = 12, seed: int = 0, *, planted=Non
 
     found = optimize.minimize(objective, np.ones(units), jac=True, method="L-BFGS-B",
                               bounds=[(0.0, None)] * units, options={"ftol": 1e-15, "gtol": 1e-12})
-    if planted == "soft threshold":
-        closed = torch.sign(z) * torch.relu(z.abs() - alpha)
-    elif planted == "threshold alpha/2":
-        closed = torch.relu(z - alpha / 2)
-    else:
-        closed = nonnegative_l1_code(z, alpha)
+    closed = choose(planted, lambda: nonnegative_l1_code(z, alpha), {
+        "soft threshold": lambda: torch.sign(z) * torch.relu(z.abs() - alpha),
+        "threshold alpha/2": lambda: torch.relu(z - alpha / 2),
+    })()
     return compare(
-        "SP-4",
-        closed,
-        found.x,
-        atol=1e-7,
-        analytic_label="closed form relu(z - alpha)",
-        empirical_label="L-BFGS-B with h >= 0",
-        note=(
-            f"{units} units, alpha = {alpha}; {int((z_np > 0).sum())} have z > 0 "
-            f"but only {int((z_np > alpha).sum())} have z > alpha"
-        ),
-        label="closed form vs L-BFGS-B",
+        "SP-4", closed, found.x, atol=1e-7, label="closed form vs L-BFGS-B",
+        analytic_label="closed form relu(z - alpha)", empirical_label="L-BFGS-B with h >= 0",
+        note=f"{units} units, alpha = {alpha}; {int((z_np > 0).sum())} have z > 0 "
+        f"but only {int((z_np > alpha).sum())} have z > alpha",
     )
-
-
-# ---- SP-1: an L1 penalty on the activations, measured --------------------------------------
-
-
-experiment(
-    "SP-1",
-    chapter=CHAPTER,
-    claim=(
-        "An L1 penalty (alpha = 0.01) on the hidden activations of an MLP on MNIST-1D raises the "
-        "fraction of inactive test (example, unit) pairs over the unpenalised network "
-        "(paired seeds: same initialisation and minibatch order)."
-    ),
-    expected="increase",
-    measures="inactive share, alpha 0.01 minus 0",
-    unit="points",
-)
-experiment(
-    "SP-5",
-    chapter=CHAPTER,
-    claim=(
-        "The lecture's 'similar regularizing effect': the same penalty (alpha = 0.01) raises the "
-        "MLP's test accuracy on MNIST-1D over the unpenalised network (paired seeds)."
-    ),
-    expected="increase",
-    measures="test accuracy, alpha 0.01 minus 0",
-    unit="points",
-)
-
-
-# ---- the lecture's two pictures ------------------------------------------------------------
-
-
-def sparsity_illustration(*, rows: int = 5, cols: int = 6, nonzeros: int = 2, seed: int = 5) -> dict:
-    """Small integer examples of y = A x with A sparse, and y = B h with h sparse.
-
-    Returns
-    -------
-    dict
-        ``parameter``: (y, A, x) with about two thirds of A's entries zero and x dense;
-        ``representation``: (y, B, h) with B dense and only ``nonzeros`` entries of h non-zero.
-        Integer-valued float64 tensors, so every product can be checked by eye.
-    """
-    rows, cols = check_int("rows", rows, low=1), check_int("cols", cols, low=1)
-    nonzeros = check_int("nonzeros", nonzeros, low=1, high=cols)
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-
-    def ints(*shape):
-        v = torch.randint(1, 6, shape, generator=g).to(torch.float64)
-        return v * (2 * torch.randint(0, 2, shape, generator=g) - 1)
-
-    A = torch.where(torch.rand(rows, cols, generator=g) < 1 / 3, ints(rows, cols), 0.0)  # +0, never -0
-    x = ints(cols)
-    B = ints(rows, cols)
-    h = torch.zeros(cols, dtype=torch.float64)
-    support = torch.randperm(cols, generator=g)[:nonzeros]
-    h[support] = ints(nonzeros)
-    return {"parameter": (A @ x, A, x), "representation": (B @ h, B, h)}
-
-
-def _draw_matrix(ax, M: np.ndarray, x0: float, cmap, vmax: float) -> float:
-    M = np.atleast_2d(M)
-    r, c = M.shape
-    for i in range(r):
-        for j in range(c):
-            v = M[i, j]
-            color = "white" if v == 0 else cmap(0.5 + 0.5 * max(-1.0, min(1.0, v / vmax)))
-            ax.add_patch(_rect((x0 + j, r - 1 - i), color))
-            ax.text(x0 + j + 0.5, r - 1 - i + 0.5, f"{v:g}", ha="center", va="center", fontsize=9,
-                    color="0.7" if v == 0 else "black")
-    return x0 + c
-
-
-def _rect(xy, color):
-    from matplotlib.patches import Rectangle
-
-    return Rectangle(xy, 1, 1, facecolor=color, edgecolor="0.4", linewidth=0.8)
-
-
-def draw_product(ax, y: Tensor, M: Tensor, v: Tensor, *, title: str = "") -> None:
-    """Draw ``y = M v`` as coloured grids, zeros left white (the lecture's illustration).
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
-    y : Tensor of shape (r,)
-    M : Tensor of shape (r, c)
-    v : Tensor of shape (c,)
-    title : str
-    """
-    import matplotlib.pyplot as plt
-
-    check_tensor("M", M, ndim=2)
-    if y.shape != (M.shape[0],) or v.shape != (M.shape[1],):
-        raise ValueError(
-            f"y and v must have shapes ({M.shape[0]},) and ({M.shape[1]},), "
-            f"but got {tuple(y.shape)} and {tuple(v.shape)}"
-        )
-    cmap = plt.get_cmap("RdBu_r")
-    vmax = float(max(M.abs().max(), v.abs().max(), 1.0))  # colours of y saturate beyond it
-    r = M.shape[0]
-    x0 = _draw_matrix(ax, y.numpy().reshape(-1, 1), 0.0, cmap, vmax)
-    ax.text(x0 + 0.5, r / 2, "=", ha="center", va="center", fontsize=16)
-    x0 = _draw_matrix(ax, M.numpy(), x0 + 1.0, cmap, vmax)
-    ax.text(x0 + 0.5, r / 2, "×", ha="center", va="center", fontsize=14)
-    top = r / 2 + v.shape[0] / 2
-    vv = v.numpy()
-    for i, val in enumerate(vv):
-        color = "white" if val == 0 else cmap(0.5 + 0.5 * val / vmax)
-        ax.add_patch(_rect((x0 + 1.0, top - 1 - i), color))
-        ax.text(x0 + 1.5, top - 1 - i + 0.5, f"{val:g}", ha="center", va="center", fontsize=9,
-                color="0.7" if val == 0 else "black")
-    ax.set_xlim(-0.2, x0 + 2.2)
-    ax.set_ylim(min(0.0, top - v.shape[0]) - 0.2, max(r, top) + 0.2)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    if title:
-        ax.set_title(title)

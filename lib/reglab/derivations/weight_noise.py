@@ -1,4 +1,4 @@
-"""Noise on the weights: WN-1, WN-2, WN-3.
+"""Noise on the weights: WN-1, WN-2 (and the experiment WN-3, in :mod:`reglab.experiments.weight_noise`).
 
 The lecture perturbs the weights by e ~ N(0, eta I) with every example and looks at the
 expected squared error of the perturbed model, E[(y^_e - y)^2].
@@ -11,10 +11,12 @@ expected squared error of the perturbed model, E[(y^_e - y)^2].
   E[(y^_e - y)^2] - (y^ - y)^2 = eta (||grad_W y^||^2 + (y^ - y) tr Hess_W y^) + O(eta^2).
   The second term has mean zero where y^ is the regression function E[y | x], which is why
   the lecture and Goodfellow et al. keep only the first.
-- WN-3 (experiment): networks trained with weight noise sit in flatter minima: a smaller top
-  eigenvalue of the Hessian of the training loss (and smaller ||grad_W y^||^2) (Hochreiter &
-  Schmidhuber 1995, 1997). Registered here; the flatness measures are here too, the training
-  run is :mod:`reglab.experiments.weight_noise`.
+- WN-3 (experiment): networks trained with weight noise sit in flatter minima (Hochreiter &
+  Schmidhuber 1995, 1997). Registered and run in :mod:`reglab.experiments.weight_noise`; its
+  flatness measures are in :mod:`reglab.curvature`.
+
+Each checker can be asked to make a planted mistake (``planted=name``); the wrong computations
+stand beside the right one in :func:`_penalty` (WN-1) and :func:`_prediction` (WN-2).
 """
 from __future__ import annotations
 
@@ -25,42 +27,29 @@ import sympy as sp
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_real, check_tensor
+from .._validation import check_int, check_real, check_regression, check_tensor
 from ..noise import perturbed_outputs
-from ..training import StackedMLP
-from .augmentation import gaussian_expectation, rational_matrix
+from ..symbolic import gaussian_expectation, rational_matrix
 from .compare import Check, compare, compare_mc
-from .registry import Planted, derivation, experiment, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "linear_weight_noise_risk",
-    "sympy_linear_weight_noise_risk",
-    "check_linear_exact",
-    "check_linear_monte_carlo",
-    "tiny_network",
-    "first_order_terms",
-    "hutchinson_trace",
-    "excess_risk_monte_carlo",
     "check_first_order",
     "check_first_order_differences",
-    "jacobian_sq_norm",
-    "top_hessian_eigenvalue",
+    "check_linear_exact",
+    "check_linear_monte_carlo",
+    "excess_risk_monte_carlo",
+    "first_order_terms",
+    "hutchinson_trace",
+    "linear_weight_noise_risk",
+    "sympy_linear_weight_noise_risk",
+    "tiny_network",
 ]
 
 CHAPTER = "weight_noise"
 
 
 # ----------------------------------------------------------------------------- WN-1
-def _check_linear(X, y, w):
-    check_tensor("X", X, ndim=2, floating=True, finite=True)
-    check_tensor("y", y, ndim=1, floating=True, finite=True)
-    check_tensor("w", w, ndim=1, floating=True, finite=True)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
-    if w.shape[0] != X.shape[1]:
-        raise ValueError(f"w has {w.shape[0]} entries but X has {X.shape[1]} columns")
-
-
 def linear_weight_noise_risk(X: Tensor, y: Tensor, w: Tensor, eta: float, *, squared: bool = True) -> Tensor:
     """Expected squared error of y^ = (w + e).x with e ~ N(0, eta I), averaged over the data.
 
@@ -92,7 +81,7 @@ def linear_weight_noise_risk(X: Tensor, y: Tensor, w: Tensor, eta: float, *, squ
     >>> linear_weight_noise_risk(X, y, torch.zeros(2, dtype=torch.float64), 0.1).item()
     2.5
     """
-    _check_linear(X, y, w)
+    check_regression(X, y, w)
     eta = check_real("eta", eta, low=0.0)
     norms = X.pow(2).sum(-1) if squared else X.norm(dim=-1)
     return (X @ w - y).pow(2).mean() + eta * norms.mean()
@@ -119,33 +108,12 @@ def _linear_problem():
     return X, y, w
 
 
-UNSQUARED = "unsquared norm (the slide)"
-ETA_AS_SD = "eta read as a standard deviation"
-_PLANTED_WN1_EXACT = (
-    Planted(
-        UNSQUARED,
-        "the regulariser eta E||grad_W y^|| with an unsquared norm",
-        slip='weight-noise slides (perturbed weights eps_W ~ N(0, eta I)), bullet "Observation: For '
-        'small eta, minimization of J with added noise, is equivalent to minimization of J with an '
-        'extra regularization term eta E_p(x,y)[||grad_W y^||]"',
-        correct="the term is eta E_p(x,y)[||grad_W y^||^2], with the squared norm (eta is a variance); "
-        "for a linear model it is exact (Goodfellow et al. 2016, sec. 7.5)",
-    ),
-)
-_PLANTED_WN1_MC = {
-    ETA_AS_SD: "eta taken as the noise's standard deviation, so the penalty is eta^2 E||grad_W y^||^2",
-}
-
-
 def _penalty(grad_sq: float, grad_norm: float, eta: float, planted=None) -> float:
-    """eta E||grad_W y^||^2, or a planted mistake's version of it."""
-    if planted is None:
-        return eta * grad_sq
-    if planted == UNSQUARED:
-        return eta * grad_norm
-    if planted == ETA_AS_SD:
-        return eta**2 * grad_sq
-    raise ValueError(f"unknown planted error {planted!r}")
+    """eta E||grad_W y^||^2 (``eta`` a variance), or a planted mistake's version of it."""
+    return choose(planted, eta * grad_sq, {
+        "unsquared norm (the slide)": eta * grad_norm,
+        "eta read as a standard deviation": eta**2 * grad_sq,
+    })
 
 
 def check_linear_exact(etas=(0.1, 0.5), *, planted=None) -> Check:
@@ -178,7 +146,17 @@ def check_linear_exact(etas=(0.1, 0.5), *, planted=None) -> Check:
     "= J + eta ||grad_W y^||^2 exactly, with the squared norm (SymPy's exact expectation and a Monte "
     "Carlo mean; the slide's unsquared norm is rejected).",
     label="SymPy, exact",
-    planted=_PLANTED_WN1_EXACT,
+    planted=(
+        Planted(
+            "unsquared norm (the slide)",
+            "the regulariser eta E||grad_W y^|| with an unsquared norm",
+            slip='weight-noise slides (perturbed weights eps_W ~ N(0, eta I)), bullet "Observation: For '
+            'small eta, minimization of J with added noise, is equivalent to minimization of J with an '
+            'extra regularization term eta E_p(x,y)[||grad_W y^||]"',
+            correct="the term is eta E_p(x,y)[||grad_W y^||^2], with the squared norm (eta is a variance); "
+            "for a linear model it is exact (Goodfellow et al. 2016, sec. 7.5)",
+        ),
+    ),
 )
 def _wn1(*, planted=None) -> Check:
     return check_linear_exact(planted=planted)
@@ -205,8 +183,10 @@ def check_linear_monte_carlo(
     losses = ((w + e) @ X.T - y).pow(2).mean(-1)  # one draw per row, averaged over the data
     J = (X @ w - y).pow(2).mean().item()
     closed = J + _penalty(X.pow(2).sum(-1).mean().item(), X.norm(dim=-1).mean().item(), eta, planted)
-    label = {None: "J + eta E||grad_w y^||^2", UNSQUARED: "J + eta E||grad_w y^|| (slide)",
-             ETA_AS_SD: "J + eta^2 E||grad_w y^||^2"}[planted]
+    label = choose(planted, "J + eta E||grad_w y^||^2", {
+        "unsquared norm (the slide)": "J + eta E||grad_w y^|| (slide)",
+        "eta read as a standard deviation": "J + eta^2 E||grad_w y^||^2",
+    })
     return compare_mc(
         "WN-1",
         closed,
@@ -220,7 +200,12 @@ def check_linear_monte_carlo(
     )
 
 
-@subcheck("WN-1", label="Monte Carlo", planted=_PLANTED_WN1_MC)
+@subcheck(
+    "WN-1",
+    label="Monte Carlo",
+    planted={"eta read as a standard deviation": "eta taken as the noise's standard deviation, so the "
+             "penalty is eta^2 E||grad_W y^||^2"},
+)
 def _wn1_mc(*, planted=None) -> Check:
     return check_linear_monte_carlo(planted=planted)
 
@@ -265,10 +250,7 @@ def _flat(model: nn.Module):
 def _check_scalar_model(model, X, y):
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
-    check_tensor("X", X, ndim=2, floating=True, finite=True)
-    check_tensor("y", y, ndim=1, floating=True, finite=True)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
+    check_regression(X, y)
 
 
 def first_order_terms(model: nn.Module, X: Tensor, y: Tensor) -> dict:
@@ -375,27 +357,12 @@ def excess_risk_monte_carlo(
     return q.mean().item(), q.std().item() / math.sqrt(num_pairs)
 
 
-TRACE_DROPPED = "tr(Hess) term dropped"
-HALF_TRACE = "trace term halved"
-_PLANTED_WN2_MC = {
-    TRACE_DROPPED: "only eta E||grad_W y^||^2 (the form the lecture keeps), without the residual "
-    "times the Hessian trace",
-}
-_PLANTED_WN2_FD = {
-    HALF_TRACE: "(y^ - y) tr Hess / 2: the 1/2 of the Taylor term kept, forgetting that the cross "
-    "term of the square doubles it",
-}
-
-
 def _prediction(terms: dict, planted=None) -> float:
     """The coefficient of eta, or a planted mistake's version of it."""
-    if planted is None:
-        return terms["prediction"]
-    if planted == TRACE_DROPPED:
-        return terms["grad_sq"]
-    if planted == HALF_TRACE:
-        return terms["grad_sq"] + terms["residual_trace"] / 2
-    raise ValueError(f"unknown planted error {planted!r}")
+    return choose(planted, terms["prediction"], {
+        "tr(Hess) term dropped": terms["grad_sq"],
+        "trace term halved": terms["grad_sq"] + terms["residual_trace"] / 2,
+    })
 
 
 def check_first_order(*, eta: float = 1e-4, num_pairs: int = 100000, seed: int = 0, planted=None) -> Check:
@@ -426,7 +393,8 @@ def check_first_order(*, eta: float = 1e-4, num_pairs: int = 100000, seed: int =
     "eta (||grad_W y^||^2 + (y^ - y) tr Hess_W y^), the trace term included (Monte Carlo at small eta "
     "and second differences, on a small tanh network).",
     label="Monte Carlo, antithetic",
-    planted=_PLANTED_WN2_MC,
+    planted={"tr(Hess) term dropped": "only eta E||grad_W y^||^2 (the form the lecture keeps), without the "
+             "residual times the Hessian trace"},
 )
 def _wn2(*, planted=None) -> Check:
     return check_first_order(planted=planted)
@@ -466,128 +434,11 @@ def check_first_order_differences(*, h: float = 1e-3, planted=None) -> Check:
     )
 
 
-@subcheck("WN-2", label="second differences", planted=_PLANTED_WN2_FD)
+@subcheck(
+    "WN-2",
+    label="second differences",
+    planted={"trace term halved": "(y^ - y) tr Hess / 2: the 1/2 of the Taylor term kept, forgetting that "
+             "the cross term of the square doubles it"},
+)
 def _wn2_fd(*, planted=None) -> Check:
     return check_first_order_differences(planted=planted)
-
-
-# ----------------------------------------------------------------------------- WN-3
-def _check_stacked(model, X):
-    if not isinstance(model, StackedMLP):
-        raise TypeError(f"model must be a StackedMLP, but got {type(model).__name__}")
-    check_tensor("X", X, ndim=2, floating=True)
-    if X.shape[1] != model.sizes[0]:
-        raise ValueError(f"X has {X.shape[1]} features but the model expects {model.sizes[0]}")
-
-
-def jacobian_sq_norm(model: StackedMLP, X: Tensor, *, chunk_size: int = 250) -> Tensor:
-    """Mean over examples of ||grad_W y^(x)||_F^2 (all outputs, weight matrices only), per member.
-
-    Parameters
-    ----------
-    model : StackedMLP
-        M members with ReLU hidden layers.
-    X : Tensor of shape (n, d)
-    chunk_size : int
-        Examples processed at once (bounds memory).
-
-    Returns
-    -------
-    Tensor of shape (M,)
-        (1/n) sum_n sum_c ||d y^_c(x_n) / dW||^2: the regulariser of WN-2 for squared error on
-        several outputs, eta times this being the penalty that weight noise adds.
-
-    Notes
-    -----
-    Exact and fast: the gradient of output c with respect to a weight matrix, for one example,
-    is the outer product of the back-propagated signal delta and the layer's input a, so its
-    squared norm is ||delta||^2 ||a||^2. All outputs are propagated at once.
-    """
-    _check_stacked(model, X)
-    chunk_size = check_int("chunk_size", chunk_size, low=1)
-    total = torch.zeros(model.num_models, dtype=X.dtype)
-    for chunk in X.split(chunk_size):
-        total += _jacobian_sq_norm_sum(model, chunk)
-    return total / X.shape[0]
-
-
-def _jacobian_sq_norm_sum(model: StackedMLP, X: Tensor) -> Tensor:
-    """Sum over the rows of X of ||grad_W y^(x)||_F^2, per member (see jacobian_sq_norm)."""
-    with torch.no_grad():
-        acts, pre = [X.unsqueeze(0).expand(model.num_models, -1, -1)], []
-        for i, layer in enumerate(model.layers):
-            z = torch.baddbmm(layer.bias.unsqueeze(1), acts[-1], layer.weight.transpose(1, 2))
-            pre.append(z)
-            if i < len(model.layers) - 1:
-                acts.append(torch.relu(z))
-        k = model.sizes[-1]
-        delta = torch.eye(k, dtype=X.dtype).expand(model.num_models, X.shape[0], k, k)  # (M, n, c, out)
-        total = torch.zeros(model.num_models, dtype=X.dtype)
-        for i in range(len(model.layers) - 1, -1, -1):
-            total += (delta.pow(2).sum(-1) * acts[i].pow(2).sum(-1).unsqueeze(-1)).sum(dim=(1, 2))
-            if i:
-                w = model.layers[i].weight  # (M, out, in)
-                delta = torch.einsum("mnco,moi->mnci", delta, w) * (pre[i - 1] > 0).unsqueeze(2)
-    return total
-
-
-def top_hessian_eigenvalue(
-    model: StackedMLP,
-    X: Tensor,
-    Y: Tensor,
-    *,
-    iterations: int = 30,
-    return_vectors: bool = False,
-    generator=None,
-):
-    """Largest-magnitude eigenvalue of the Hessian of each member's training loss, by power iteration.
-
-    Parameters
-    ----------
-    model : StackedMLP
-    X : Tensor of shape (n, d)
-    Y : Tensor of shape (n, k)
-        Regression targets; the loss is mean over examples of ||y^ - y||^2 (``loss="mse"``).
-    iterations : int
-    return_vectors : bool
-        Also return the eigenvectors, one tensor per weight matrix (shape (M, out, in)),
-        each member's unit norm.
-    generator : torch.Generator, optional
-        Start vectors.
-
-    Returns
-    -------
-    Tensor of shape (M,), or (Tensor, list of Tensor) if ``return_vectors``
-
-    Notes
-    -----
-    Uses Hessian-vector products (Pearlmutter 1994) with respect to the weight matrices, never
-    the Hessian itself. The loss summed over members has a block-diagonal Hessian (members share
-    nothing), so one product serves all members, each normalised separately.
-    """
-    _check_stacked(model, X)
-    check_tensor("Y", Y, ndim=2, floating=True)
-    iterations = check_int("iterations", iterations, low=1)
-    M = model.num_models
-    weights = model.weights()
-    loss = (model(X) - Y).pow(2).sum(-1).mean(-1).sum()
-    grads = torch.autograd.grad(loss, weights, create_graph=True)
-    v = [torch.randn(w.shape, generator=generator, dtype=w.dtype) for w in weights]
-    eig = torch.zeros(M, dtype=X.dtype)
-    for _ in range(iterations):
-        norm = torch.sqrt(sum(u.pow(2).sum(dim=(1, 2)) for u in v)).view(M, 1, 1)
-        v = [u / norm for u in v]
-        hv = torch.autograd.grad(grads, weights, grad_outputs=v, retain_graph=True)
-        eig = sum((a * b).sum(dim=(1, 2)) for a, b in zip(v, hv)).detach()
-        vectors, v = v, [h.detach() for h in hv]
-    return (eig, vectors) if return_vectors else eig
-
-
-experiment(
-    "WN-3",
-    chapter=CHAPTER,
-    claim="Training with weight noise (eta = 1e-3) on MNIST-1D finds flatter minima: a smaller top "
-    "Hessian eigenvalue of the training loss than without noise (paired seeds).",
-    expected="decrease",
-    measures="top Hessian eigenvalue of the training loss with weight noise eta = 1e-3 minus without",
-)

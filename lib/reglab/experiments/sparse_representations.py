@@ -1,10 +1,12 @@
-"""Experiments SP-1 and SP-5 of the chapter ``sparse_representations``: an L1 penalty on the activations.
+"""Experiments of the chapter ``sparse_representations``: an L1 penalty on the activations (SP-1, SP-5).
 
 MLPs on MNIST-1D are trained with ``alpha * ||h||_1`` added to the loss, for several penalty
 weights and seeds (:func:`activation_penalty_sweep`). The arms are *paired*: for each seed,
 every penalty weight starts from the same initialisation and sees the same minibatch order,
-so the per-seed differences (:func:`paired_effect`) measure the penalty alone. The results are
-registered, with their expected direction, in :mod:`reglab.derivations.sparse_representations`.
+so the per-seed differences (:func:`paired_effect`, :func:`effects`) measure the penalty alone.
+The results are registered here, with their expected direction; the chapter records them with
+:func:`reglab.book.record`. Also measured here: how often greedy OMP misses the best support on
+random problems (:func:`omp_miss_rate`; SP-3 shows that it can).
 """
 from __future__ import annotations
 
@@ -16,10 +18,38 @@ import torch
 
 from .._validation import check_int
 from ..data import Dataset
-from ..sparse_coding import ActivationL1, fraction_inactive
+from ..derivations.registry import experiment
+from ..derivations.sparse_representations import best_k_sparse, sparse_residual
+from ..sparse_coding import ActivationL1, fraction_inactive, omp
 from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
 
-__all__ = ["SparsityConfig", "activation_penalty_sweep", "paired_effect"]
+__all__ = ["SparsityConfig", "activation_penalty_sweep", "effects", "omp_miss_rate", "paired_effect"]
+
+CHAPTER = "sparse_representations"
+
+experiment(
+    "SP-1",
+    chapter=CHAPTER,
+    claim=(
+        "An L1 penalty (alpha = 0.01) on the hidden activations of an MLP on MNIST-1D raises the "
+        "fraction of inactive test (example, unit) pairs over the unpenalised network "
+        "(paired seeds: same initialisation and minibatch order)."
+    ),
+    expected="increase",
+    measures="inactive share, alpha 0.01 minus 0",
+    unit="points",
+)
+experiment(
+    "SP-5",
+    chapter=CHAPTER,
+    claim=(
+        "The lecture's 'similar regularizing effect': the same penalty (alpha = 0.01) raises the "
+        "MLP's test accuracy on MNIST-1D over the unpenalised network (paired seeds)."
+    ),
+    expected="increase",
+    measures="test accuracy, alpha 0.01 minus 0",
+    unit="points",
+)
 
 
 @dataclass
@@ -137,3 +167,46 @@ def paired_effect(sweep: dict, key: str, alpha: float, *, scale: float = 100.0) 
             raise ValueError(f"the sweep has no penalty weight {a}; it has {alphas.tolist()}")
     i0, i1 = int(np.flatnonzero(np.isclose(alphas, 0.0))[0]), int(np.flatnonzero(np.isclose(alphas, alpha))[0])
     return scale * (sweep[key][i1] - sweep[key][i0])
+
+
+def effects(sweep: dict, config: SparsityConfig) -> dict[str, np.ndarray]:
+    """The recorded per-seed effects, in points, at ``config.compare_alpha`` minus at alpha = 0.
+
+    Returns
+    -------
+    dict
+        ``"SP-1"``: the share of inactive test (example, unit) pairs; ``"SP-5"``: test accuracy.
+        Each a numpy array of shape (seeds,).
+    """
+    if not isinstance(config, SparsityConfig):
+        raise TypeError(f"config must be a SparsityConfig, but got {type(config).__name__}")
+    return {
+        "SP-1": paired_effect(sweep, "inactive", config.compare_alpha),
+        "SP-5": paired_effect(sweep, "accuracy", config.compare_alpha),
+    }
+
+
+def omp_miss_rate(d: int = 6, m: int = 12, k: int = 3, n_signals: int = 500, *, seed: int = 0) -> dict:
+    """How often OMP misses the best support on random problems, found by brute force.
+
+    A Gaussian dictionary with unit-norm columns and Gaussian signals (dense, not k-sparse).
+
+    Returns
+    -------
+    dict
+        ``missed`` (fraction of signals where OMP's squared residual exceeds the optimum by
+        more than 1e-9 relative), ``ratio`` (OMP residual / optimum, per signal, Tensor),
+        ``worst`` (index of the largest ratio), and ``W``, ``X``, ``h_omp``, ``h_best``.
+    """
+    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    W = torch.randn(d, m, generator=g, dtype=torch.float64)
+    W = W / W.norm(dim=0)
+    X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
+    h_omp, h_best = omp(W, X, k), best_k_sparse(W, X, k)
+    r_omp, r_best = sparse_residual(W, X, h_omp), sparse_residual(W, X, h_best)
+    ratio = r_omp / r_best
+    missed = (r_omp > r_best * (1 + 1e-9)).to(torch.float64).mean().item()
+    return {
+        "missed": missed, "ratio": ratio, "worst": int(ratio.argmax()),
+        "W": W, "X": X, "h_omp": h_omp, "h_best": h_best,
+    }

@@ -2,9 +2,9 @@
 
 Networks are trained on MNIST-1D with squared error against one-hot targets, ``seeds`` per noise
 variance, all at once; member ``s`` of every noise level starts from the same initialisation, so
-per-seed differences are paired. The result is registered, with the direction it expects, in
-:mod:`reglab.derivations.weight_noise`; the chapter records it with
-:func:`reglab.derivations.core.record_outcome`.
+per-seed differences are paired. Flatness is measured with :mod:`reglab.curvature`. The result is
+registered here, with the direction it expects; the chapter records what it measured with
+:func:`reglab.book.record` and :func:`effect`.
 """
 from __future__ import annotations
 
@@ -15,13 +15,27 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._validation import check_int
+from ..curvature import jacobian_sq_norm, top_hessian_eigenvalue
 from ..data import Dataset
-from ..derivations.weight_noise import jacobian_sq_norm, top_hessian_eigenvalue
+from ..derivations.registry import experiment
 from ..noise import add_weight_noise, remove_weight_noise
-from ..training import StackedMLP, TrainConfig, fit_stacked
-from .augmentation import paired_stacked_mlp
+from ..training import StackedMLP, TrainConfig, fit_stacked, paired_stacked_mlp
 
-__all__ = ["FlatMinimaConfig", "FlatMinimaRun", "run_flat_minima"]
+__all__ = ["COMPARE_ETA", "FlatMinimaConfig", "FlatMinimaRun", "effect", "run_flat_minima"]
+
+CHAPTER = "weight_noise"
+
+#: The noise variance whose paired difference from eta = 0 is recorded as WN-3 (fixed before the runs).
+COMPARE_ETA = 1e-3
+
+experiment(
+    "WN-3",
+    chapter=CHAPTER,
+    claim="Training with weight noise (eta = 1e-3) on MNIST-1D finds flatter minima: a smaller top "
+    "Hessian eigenvalue of the training loss than without noise (paired seeds).",
+    expected="decrease",
+    measures="top Hessian eigenvalue of the training loss with weight noise eta = 1e-3 minus without",
+)
 
 
 @dataclass(frozen=True)
@@ -121,3 +135,23 @@ def run_flat_minima(data: Dataset, config: FlatMinimaConfig = FlatMinimaConfig()
     return FlatMinimaRun(config=config, model=model, train_x=train.x_train, targets=targets,
                          sensitivity=sensitivity, top=top.reshape(shape), vectors=vectors,
                          train_loss=train_loss, test_acc=test_acc)
+
+
+def effect(run: FlatMinimaRun) -> Tensor:
+    """WN-3 per seed: the top Hessian eigenvalue at eta = :data:`COMPARE_ETA` minus at eta = 0.
+
+    Parameters
+    ----------
+    run : FlatMinimaRun
+        Its noise levels must include :data:`COMPARE_ETA`.
+
+    Returns
+    -------
+    Tensor of shape (seeds,)
+    """
+    if not isinstance(run, FlatMinimaRun):
+        raise TypeError(f"run must be a FlatMinimaRun, but got {type(run).__name__}")
+    if COMPARE_ETA not in run.config.noise_levels:
+        raise ValueError(f"the run has no noise level {COMPARE_ETA:g}; its levels are "
+                         f"{run.config.noise_levels}")
+    return run.difference("top", COMPARE_ETA)
