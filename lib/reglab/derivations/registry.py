@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compare import Check, _check_id, compare  # noqa: F401 (compare: the examples)
+from .compare import Check, _check_id
 
 __all__ = [
     "EXPECTED",
@@ -305,6 +305,7 @@ def derivation(id: str, *, chapter: str, claim: str, label: str = "", planted=No
     planted : dict of {name: description}, Planted or tuple of Planted
         The mistakes this checker rejects; it is called as ``checker(planted=name)``.
 
+    >>> from reglab.derivations.compare import compare
     >>> @derivation("EX-2", chapter="_example", claim="1 + 1 = 2.", planted={"1 + 2": "adds 2"})
     ... def check_ex2(*, planted=None):
     ...     return compare("EX-2", 2.0, 1.0 + (2.0 if planted else 1.0), atol=1e-12)
@@ -326,10 +327,14 @@ def derivation(id: str, *, chapter: str, claim: str, label: str = "", planted=No
 def subcheck(id: str, *, label: str, planted=None):
     """Register a further, independent check of the already registered result ``id``.
 
-    >>> @subcheck("EX-2", label="as a product", planted={"2 * 2": "squares"})
-    ... def check_ex2_product(*, planted=None):
-    ...     return compare("EX-2", 2.0, 2.0 * (2.0 if planted else 1.0), atol=1e-12)
-    >>> [c.label for c in get_result("EX-2").checks()]
+    >>> from reglab.derivations.compare import compare
+    >>> @derivation("EX-3", chapter="_example", claim="2 = 2.", planted={"2 + 1": "adds 1"})
+    ... def check_ex3(*, planted=None):
+    ...     return compare("EX-3", 2.0, 2.0 + (1.0 if planted else 0.0), atol=1e-12)
+    >>> @subcheck("EX-3", label="as a product", planted={"2 * 2": "squares"})
+    ... def check_ex3_product(*, planted=None):
+    ...     return compare("EX-3", 2.0, 2.0 * (2.0 if planted else 1.0), atol=1e-12)
+    >>> [c.label for c in get_result("EX-3").checks()]
     ['check', 'as a product']
     """
     _check_id(id)
