@@ -1,4 +1,4 @@
-"""Tests of reglab.derivations.weight_decay: closed forms, solvers, WD results and their checks."""
+"""Tests of reglab.derivations.weight_decay: closed forms and WD-1 to WD-4 (the solvers: test_solvers.py)."""
 import math
 
 import pytest
@@ -6,12 +6,10 @@ import torch
 
 from reglab.data import quadratic_problem
 from reglab.derivations import get_result
+from reglab.derivations import weight_decay as derivations
 from reglab.derivations.weight_decay import (
-    NOT_CONVERGED,
     WD2_GAP_BOUND,
     check_wd2_gap,
-    heavy_ball_minimise,
-    lbfgs_minimise,
     l2_solution,
     shrink_factors,
     wd2_problem,
@@ -58,8 +56,10 @@ F64 = torch.float64
 @pytest.mark.parametrize(
     "H, w_star, alpha, message",
     [
-        (torch.eye(2, 3, dtype=F64), torch.ones(2, dtype=F64), 1.0, "H must be square"),
-        (torch.eye(3, dtype=F64), torch.ones(2, dtype=F64), 1.0, "H must be square with the size of w_star"),
+        (torch.eye(2, 3, dtype=F64), torch.ones(2, dtype=F64), 1.0,
+         r"H must have shape \(2, 2\) to match w_star, but got \(2, 3\)"),
+        (torch.eye(3, dtype=F64), torch.ones(2, dtype=F64), 1.0,
+         r"H must have shape \(2, 2\) to match w_star, but got \(3, 3\)"),
         (torch.tensor([[1.0, 0.5], [0.0, 1.0]], dtype=F64), torch.ones(2, dtype=F64), 1.0, "H must be symmetric"),
         (torch.diag(torch.tensor([1.0, -0.5], dtype=F64)), torch.ones(2, dtype=F64), 1.0, "H must be positive semi-definite"),
         (torch.diag(torch.tensor([1.0, 0.0], dtype=F64)), torch.ones(2, dtype=F64), 0.0, "H \\+ alpha\\*I is singular"),
@@ -115,52 +115,6 @@ def test_shrink_factors_reject_bad_input():
         shrink_factors(torch.tensor([1, 2]), 1.0)
 
 
-# --- minimisers --------------------------------------------------------------------------------
-def test_heavy_ball_reaches_the_minimiser_of_a_quadratic():
-    H, w_star, _, lam = quadratic_problem(5, seed=0)
-    w, g = heavy_ball_minimise(lambda w: 0.5 * (w - w_star) @ H @ (w - w_star), torch.zeros(5, dtype=torch.float64),
-                               L=lam.max().item(), mu=lam.min().item(), grad_tol=1e-12)
-    assert g <= 1e-12 and torch.allclose(w, w_star, atol=1e-9)
-
-
-def test_lbfgs_reaches_the_minimiser_of_a_smooth_convex_function():
-    target = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-    w, g = lbfgs_minimise(lambda w: torch.logsumexp(w - target, 0) + 0.5 * (w - target).pow(2).sum(),
-                          torch.zeros(3, dtype=torch.float64), grad_tol=1e-9)
-    # Stationarity: softmax(w - t) + (w - t) = 0.
-    assert g <= 1e-9
-    assert torch.allclose(torch.softmax(w - target, 0) + (w - target), torch.zeros(3, dtype=torch.float64), atol=1e-8)
-
-
-def test_minimisers_warn_when_they_stop_early():
-    f = lambda w: (w - 1.0).pow(2).sum()  # noqa: E731
-    with pytest.warns(RuntimeWarning, match=NOT_CONVERGED):
-        heavy_ball_minimise(f, torch.zeros(2, dtype=torch.float64), L=2.0, mu=1e-3, max_steps=2)
-    with pytest.warns(RuntimeWarning, match=NOT_CONVERGED):
-        lbfgs_minimise(lambda w: (w - 1.0).pow(4).sum(), torch.zeros(2, dtype=torch.float64), grad_tol=1e-14, max_iter=1)
-
-
-def test_minimisers_reject_bad_input():
-    f = lambda w: w.pow(2).sum()  # noqa: E731
-    w0 = torch.zeros(2, dtype=torch.float64)
-    with pytest.raises(TypeError, match="objective must be callable"):
-        heavy_ball_minimise(3.0, w0, L=1.0, mu=1.0)
-    with pytest.raises(ValueError, match=r"mu must be in \(0, inf\)"):
-        heavy_ball_minimise(f, w0, L=1.0, mu=0.0)
-    with pytest.raises(ValueError, match=r"L must be in \[2, inf\)"):
-        heavy_ball_minimise(f, w0, L=1.0, mu=2.0)
-    with pytest.raises(ValueError, match="max_steps must be an integer"):
-        heavy_ball_minimise(f, w0, L=1.0, mu=1.0, max_steps=0)
-    with pytest.raises(ValueError, match="w0 must have 1 dimensions"):
-        lbfgs_minimise(f, torch.zeros(2, 2))
-    with pytest.raises(ValueError, match="grad_tol must be in"):
-        lbfgs_minimise(f, w0, grad_tol=0.0)
-    with pytest.raises(TypeError, match="objective must be callable"):
-        lbfgs_minimise(None, w0)
-    with pytest.raises(ValueError, match="history_size must be an integer"):
-        lbfgs_minimise(f, w0, history_size=0)
-
-
 # --- the chapter's problems ------------------------------------------------------------------
 def test_chapter_problems_are_fixed_and_reject_bad_seeds():
     H, w_star, _, lam = wd_problem()
@@ -211,6 +165,22 @@ def test_planted_error_is_rejected_by_its_own_part(rid, name, label):
     assert check.label == label and not check.passed, str(check)
 
 
+CHECKERS = [derivations.check_wd1, derivations.check_wd2, derivations.check_wd2_adam, derivations.check_wd2_gap,
+            derivations.check_wd3, derivations.check_wd3_gradient, derivations.check_wd3_ridge, derivations.check_wd4,
+            derivations.check_wd4_eigen_form, derivations.check_wd4_kept_killed, derivations.check_wd4_small_alpha]
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda f: f.__name__)
+def test_a_checker_refuses_a_planted_error_it_does_not_know(checker):
+    with pytest.raises(ValueError, match="no planted error 'made up' here"):
+        checker(planted="made up")
+
+
+def test_every_check_part_is_in_the_module_and_the_ledger():
+    parts = [p.checker.__name__ for rid in ("WD-1", "WD-2", "WD-3", "WD-4") for p in get_result(rid).parts]
+    assert sorted(parts) == sorted(f.__name__ for f in CHECKERS)
+
+
 def test_wd4_checks_small_alpha_and_kept_killed():
     labels = [c.label for c in get_result("WD-4").checks()]
     assert "alpha -> 0 recovers w*" in labels and "kept and killed" in labels
@@ -218,15 +188,8 @@ def test_wd4_checks_small_alpha_and_kept_killed():
 
 
 def test_the_slides_gradient_slip_is_in_the_errata():
-    from reglab.derivations.core import errata
+    from reglab.derivations.registry import errata
 
     slips = {p.name: p for r, p in errata() if r.id == "WD-3"}
     assert "gradient 0 at every w" in slips
     assert "L2 Penalty: Analysis" in slips["gradient 0 at every w"].slip
-
-
-@pytest.mark.parametrize("rid", ["WD-5", "WD-6"])
-def test_weight_decay_experiments_are_registered_in_the_chapter(rid):
-    result = get_result(rid)
-    assert result.kind == "experiment" and result.chapter == "weight_decay"
-    assert result.expected == "increase" and result.measures and result.unit

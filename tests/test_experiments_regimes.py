@@ -3,8 +3,16 @@ import numpy as np
 import pytest
 
 from reglab.data import Dataset, digits, polynomial_regression
-from reglab.experiments.regimes import RegimesResult, polynomial_regimes, train_width
+from reglab.derivations import get_result
+from reglab.experiments.regimes import CapacityResult, RegimesResult, accuracy_gain, polynomial_regimes, train_width
 from reglab.training import TrainConfig
+
+
+@pytest.mark.parametrize("rid, expected", [("REG-2", "increase"), ("REG-3", "decrease"), ("REG-4", "increase")])
+def test_regime_experiments_are_registered_in_the_chapter(rid, expected):
+    result = get_result(rid)
+    assert result.kind == "experiment" and result.chapter == "regimes"
+    assert result.expected == expected and result.measures and result.unit
 
 
 # --- polynomial_regimes (REG-2) ------------------------------------------------------------------
@@ -66,3 +74,13 @@ def test_train_width_rejects_bad_input():
     with pytest.raises(TypeError, match="config must be a TrainConfig"):
         train_width(data, 4, config={"epochs": 1})
     assert isinstance(data, Dataset)
+
+
+def test_accuracy_gain_is_the_per_seed_difference_in_points():
+    a = CapacityResult(64, 0.0, False, np.ones(3), np.array([0.70, 0.80, 0.75]))
+    b = CapacityResult(256, 0.0, False, np.ones(3), np.array([0.72, 0.79, 0.75]))
+    assert np.allclose(accuracy_gain(b, a), [2.0, -1.0, 0.0])
+    with pytest.raises(ValueError, match="run and baseline must have the same seeds"):
+        accuracy_gain(b, CapacityResult(64, 0.0, False, np.ones(2), np.ones(2)))
+    with pytest.raises(TypeError, match="baseline must be a CapacityResult"):
+        accuracy_gain(b, np.ones(3))

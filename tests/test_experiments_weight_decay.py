@@ -1,16 +1,37 @@
-"""Tests of reglab.experiments.weight_decay: the runs of WD-5 and WD-6."""
+"""Tests of reglab.experiments.weight_decay: WD-5 and WD-6, their runs, summaries and effects."""
 import numpy as np
 import pytest
 import torch
 
 from reglab.data import digits, mnist1d, polynomial_regression
+from reglab.derivations import get_result
 from reglab.experiments.weight_decay import (
+    WD5_CONFIG,
+    WD6_CONFIG,
     HessianPredictionConfig,
+    HessianSummary,
+    SweepConfig,
+    SweepResult,
     predict_and_retrain,
     predict_and_retrain_seeds,
+    run_sweep,
     weight_decay_sweep,
 )
 from reglab.training import TrainConfig
+
+
+@pytest.mark.parametrize("rid", ["WD-5", "WD-6"])
+def test_weight_decay_experiments_are_registered_in_the_chapter(rid):
+    result = get_result(rid)
+    assert result.kind == "experiment" and result.chapter == "weight_decay"
+    assert result.expected == "increase" and result.measures and result.unit
+
+
+def test_the_chapters_configurations():
+    # What the chapter's prose and the claims of WD-5 and WD-6 state.
+    assert WD5_CONFIG.alphas == (1e-5, 1e-4, 1e-3, 1e-2, 1e-1) and WD5_CONFIG.hidden == 16
+    assert WD6_CONFIG.sizes == (40, 100, 100, 10) and WD6_CONFIG.n_train == 500 and WD6_CONFIG.num_seeds == 5
+    assert WD6_CONFIG.alphas[0] == 0.0 and 1e-2 in WD6_CONFIG.alphas
 
 
 # --- WD-5 --------------------------------------------------------------------------------------
@@ -50,6 +71,22 @@ def test_predict_and_retrain_seeds_trains_one_network_per_seed():
         predict_and_retrain_seeds(digits(), TrainConfig())
 
 
+def test_hessian_summary_tabulates_the_runs_and_their_effect():
+    runs = predict_and_retrain_seeds(digits(), HessianPredictionConfig(hidden=4, epochs=1, alphas=(1e-3, 1e-2)),
+                                     num_seeds=2)
+    summary = HessianSummary(runs)
+    assert summary.error.shape == (2, 2) and summary.curvature.shape == (2,)
+    assert summary.zero_eigs.tolist() == [int((r.eigvals < 1e-10).sum()) for r in runs]
+    assert np.array_equal(summary.norm_excess(1e-2), np.array([r.norm_excess()[1] for r in runs]))
+    table = summary.table().splitlines()
+    assert table[0].startswith("2 networks: training accuracy") and len(table) == 8
+    assert table[-2].startswith("1e-03 |") and "< " in table[-2]  # the smallest alpha: a bound
+    with pytest.raises(ValueError, match="alpha must be one of the alphas of the runs"):
+        summary.norm_excess(0.5)
+    with pytest.raises(TypeError, match="runs must be a non-empty sequence of HessianPrediction"):
+        HessianSummary([])
+
+
 def test_predict_and_retrain_rejects_bad_input():
     regression, _ = polynomial_regression(10)
     with pytest.raises(TypeError, match="data must be a classification Dataset"):
@@ -83,3 +120,24 @@ def test_weight_decay_sweep_rejects_bad_input():
         weight_decay_sweep(data, [0.0], sizes=(40, 8, 10))
     with pytest.raises(TypeError, match="config must be a TrainConfig"):
         weight_decay_sweep(data, [0.0], config="fast")
+
+
+def test_sweep_result_table_and_effect():
+    acc = np.array([[0.5, 0.6], [0.55, 0.7]])
+    r = SweepResult(np.array([0.0, 0.01]), acc, acc, np.array([[2.0, 2.1], [1.0, 1.1]]))
+    assert np.allclose(r.accuracy_gain(0.01), [5.0, 10.0])
+    lines = r.table().splitlines()
+    assert lines[0].startswith("alpha  | train accuracy") and lines[2].startswith("  0.01 |")
+    with pytest.raises(ValueError, match="alpha must be one of the swept alphas"):
+        r.accuracy_gain(0.1)
+
+
+def test_run_sweep_takes_the_subset_and_settings_of_its_config():
+    config = SweepConfig(alphas=(0.0, 0.1), sizes=(64, 8, 10), train=TrainConfig(epochs=2, batch_size=25),
+                         n_train=100, num_seeds=2)
+    r = run_sweep(digits(), config)
+    expected = weight_decay_sweep(digits().subset(100, seed=0), [0.0, 0.1], num_seeds=2, sizes=(64, 8, 10),
+                                  config=TrainConfig(epochs=2, batch_size=25))
+    assert np.array_equal(r.test_accuracy, expected.test_accuracy)
+    with pytest.raises(TypeError, match="config must be a SweepConfig"):
+        run_sweep(digits(), TrainConfig())

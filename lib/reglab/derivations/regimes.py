@@ -4,13 +4,10 @@
   least-squares solution, and the norm of the ridge solution decreases strictly as ``alpha``
   grows (closed form against a least-squares solver on the augmented system).
   A second check computes the norm from the SVD, eq. (eq-ridge-norm) of the chapter.
-- REG-2 (experiment): the three regimes on polynomial regression with a known cubic
-  generator: the degree-12 fit tests worse than the cubic (many seeds).
-- REG-3 (experiment, beyond the lecture): the same capacity sweep with real networks on
-  MNIST-1D: does the widest network test worse?
-- REG-4 (experiment, beyond the lecture): the widest network with and without weight decay.
 
-The runs themselves are in :mod:`reglab.experiments.regimes`; this module only registers them.
+The chapter's experiments (REG-2: the three regimes on polynomial regression; REG-3, REG-4:
+network widths on MNIST-1D, with and without weight decay) are registered and run in
+:mod:`reglab.experiments.regimes`.
 """
 from __future__ import annotations
 
@@ -20,17 +17,17 @@ import math
 import torch
 from torch import Tensor
 
-from .._validation import check_int, check_real, check_tensor
+from .._validation import check_int, check_real, check_regression, check_tensor
 from ..data import polynomial_regression
 from .compare import Check, compare
-from .registry import Planted, derivation, experiment, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "polynomial_features",
-    "ridge_solution",
-    "fit_polynomial",
     "check_reg1",
     "check_reg1_svd_norm",
+    "fit_polynomial",
+    "polynomial_features",
+    "ridge_solution",
 ]
 
 CHAPTER = "regimes"
@@ -79,15 +76,6 @@ def polynomial_features(x: Tensor, degree: int) -> Tensor:
     return torch.stack(columns, dim=1)
 
 
-def _check_design(X: Tensor, y: Tensor) -> None:
-    check_tensor("X", X, ndim=2, floating=True, finite=True)
-    check_tensor("y", y, ndim=1, floating=True, finite=True)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
-    if X.dtype != y.dtype:
-        raise TypeError(f"X and y must have the same dtype, but got {X.dtype} and {y.dtype}")
-
-
 def ridge_solution(X: Tensor, y: Tensor, alpha: float) -> Tensor:
     r"""Minimiser of :math:`\tfrac12\|Xw - y\|^2 + \tfrac{\alpha}{2}\|w\|^2` in closed form.
 
@@ -119,7 +107,7 @@ def ridge_solution(X: Tensor, y: Tensor, alpha: float) -> Tensor:
     >>> ridge_solution(X, torch.tensor([2.0, 4.0], dtype=torch.float64), 1.0).round(decimals=6).tolist()
     [1.0, 2.0]
     """
-    _check_design(X, y)
+    check_regression(X, y)
     alpha = check_real("alpha", alpha, low=0.0)
     A = X.T @ X + alpha * torch.eye(X.shape[1], dtype=X.dtype)
     L, info = torch.linalg.cholesky_ex(A)
@@ -156,7 +144,7 @@ def fit_polynomial(x: Tensor, y: Tensor, degree: int, *, alpha: float = 0.0) -> 
     tensor([0., 3.], dtype=torch.float64)
     """
     X = polynomial_features(x, degree)
-    _check_design(X, y)
+    check_regression(X, y)
     alpha = check_real("alpha", alpha, low=0.0)
     if alpha > 0:
         return ridge_solution(X, y, alpha)
@@ -213,7 +201,8 @@ def check_reg1(*, planted: str | None = None) -> Check:
     the check passes only if, in addition, the norms decrease strictly along the grid.
     """
     X, y = _reg1_problem()
-    factor = 2.0 if planted == "penalty without its 1/2" else 1.0
+    # The penalty's 1/2 cancels the 2 of its derivative; without it, alpha counts twice.
+    factor = choose(planted, 1.0, {"penalty without its 1/2": 2.0})
     closed = torch.stack([ridge_solution(X, y, factor * a) for a in REG1_ALPHAS])
     solver = torch.stack([_augmented_lstsq(X, y, a) for a in REG1_ALPHAS])
     # Normal equations lose about cond(X)^2 * eps of relative accuracy; allow 100 times that.
@@ -255,7 +244,8 @@ def check_reg1_svd_norm(*, planted: str | None = None) -> Check:
     X, y = _reg1_problem()
     U, S, _ = torch.linalg.svd(X, full_matrices=False)
     uy = U.T @ y
-    power = 2 if planted == "fitted-value factor" else 1
+    # The coefficients' factor s_i/(s_i^2 + alpha), or the fitted values' s_i^2/(s_i^2 + alpha).
+    power = choose(planted, 1, {"fitted-value factor": 2})
     formula = torch.stack([((S**power / (S**2 + a)) ** 2 * uy**2).sum().sqrt() for a in REG1_ALPHAS])
     solver = torch.stack([_augmented_lstsq(X, y, a).norm() for a in REG1_ALPHAS])
     decreasing = _strictly_decreasing(formula) and _strictly_decreasing(solver)
@@ -270,46 +260,3 @@ def check_reg1_svd_norm(*, planted: str | None = None) -> Check:
               f"strictly decreasing: {'yes' if decreasing else 'NO'}"),
     )
     return check if decreasing else dataclasses.replace(check, passed=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# Experiments: measured in the chapter (runs in reglab.experiments.regimes)
-# ---------------------------------------------------------------------------------------------
-REG2 = experiment(
-    "REG-2",
-    chapter=CHAPTER,
-    claim=(
-        "Least-squares polynomials on 20 noisy points of a random cubic (20 seeds): training error "
-        "never rises with the degree, test error (geometric mean) is U-shaped in the degree with its "
-        "minimum at the true degree 3, and the degree-12 fit tests worse than the cubic (mean over "
-        "seeds of the log ratio of their test errors above 0)."
-    ),
-    expected="increase",
-    measures="log10 of test MSE at degree 12 over test MSE at degree 3, per seed",
-    unit="decades",
-)
-
-REG3 = experiment(
-    "REG-3",
-    chapter=CHAPTER,
-    claim=(
-        "One-hidden-layer MLPs on 1,000 MNIST-1D signals (5 seeds): the U-shape of REG-2 predicts "
-        "that the widest network (256 units, which fits its training set) tests worse than width 64; "
-        "measured, it does not: the predicted decrease is not shown."
-    ),
-    expected="decrease",
-    measures="test accuracy at width 256 minus at width 64, per seed",
-    unit="points",
-)
-
-REG4 = experiment(
-    "REG-4",
-    chapter=CHAPTER,
-    claim=(
-        "The widest MLP (256 hidden units, 1,000 MNIST-1D signals, 5 seeds) tests better with "
-        "weight decay alpha = 1e-2 than without, while fitting its training set less well."
-    ),
-    expected="increase",
-    measures="test accuracy with weight decay 1e-2 minus without, width 256, per seed",
-    unit="points",
-)

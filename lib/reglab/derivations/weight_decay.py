@@ -3,45 +3,53 @@
 - WD-1: the gradient of :math:`\\tfrac{\\alpha}{2}\\|w\\|^2` is :math:`\\alpha w` (autograd).
 - WD-2: one gradient step on :math:`\\tilde J` is :math:`(1-\\epsilon\\alpha)w - \\epsilon\\nabla J`,
   which is what ``torch.optim.SGD(weight_decay=alpha)`` does; with Adam, L2 in the loss and
-  decoupled decay (AdamW) are different updates.
+  decoupled decay (AdamW) are different updates. WD-1 and WD-2 are checked in
+  ``derivations/_weight_decay_updates.py``; every public name of it is imported here.
 - WD-3: on a quadratic cost the minimiser of :math:`J + \\tfrac{\\alpha}{2}\\|w\\|^2` is
   :math:`(H+\\alpha I)^{-1}Hw^*` (:func:`l2_solution`; closed form against the heavy-ball
   method, which only evaluates gradients).
 - WD-4: in the eigenbasis of :math:`H` each coordinate of :math:`w^*` is multiplied by
   :math:`\\lambda_i/(\\lambda_i+\\alpha)` (:func:`shrink_factors`).
-- WD-5 (experiment, beyond the lecture): the quadratic model's prediction for a real trained
-  network's layer, from its Hessian, against retraining with weight decay.
-- WD-6 (experiment): a weight-decay sweep on MNIST-1D, test accuracy and weight norm.
 
 Each derivation is checked several independent ways (``subcheck``), and each check names the
-mistakes it rejects (planted errors). The runs of WD-5 and WD-6 are in
-:mod:`reglab.experiments.weight_decay`; this module only registers them.
+mistakes it rejects (planted errors), the wrong computation beside the right one. The
+minimisers the checks use (heavy ball, L-BFGS) are in :mod:`reglab.solvers`. The chapter's
+experiments (WD-5: a trained layer's quadratic model; WD-6: a weight-decay sweep on MNIST-1D)
+are registered and run in :mod:`reglab.experiments.weight_decay`.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
-from typing import Callable
+from collections.abc import Callable
 
-import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from .._validation import check_int, check_real, check_tensor
+from .._validation import check_quadratic, check_real, check_tensor
 from ..data import polynomial_regression, quadratic_problem
-from ..penalties import l2_penalty, weight_decay_step
+from ..penalties import l2_penalty
+from ..solvers import heavy_ball_minimise
+from ._weight_decay_updates import (  # WD-1 and WD-2 (importing registers them)
+    WD1_ALPHA,
+    WD2_ALPHA,
+    WD2_GAP_BOUND,
+    WD2_LR,
+    check_wd1,
+    check_wd2,
+    check_wd2_adam,
+    check_wd2_gap,
+    wd2_problem,
+    wd2_steps,
+)
 from .compare import Check, compare
-from .registry import Planted, derivation, experiment, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "l2_solution",
-    "shrink_factors",
-    "lbfgs_minimise",
-    "heavy_ball_minimise",
-    "wd_problem",
-    "wd2_problem",
-    "wd2_steps",
+    "WD1_ALPHA",
+    "WD2_ALPHA",
+    "WD2_GAP_BOUND",
+    "WD2_LR",
     "check_wd1",
     "check_wd2",
     "check_wd2_adam",
@@ -53,42 +61,19 @@ __all__ = [
     "check_wd4_eigen_form",
     "check_wd4_kept_killed",
     "check_wd4_small_alpha",
+    "l2_solution",
+    "shrink_factors",
+    "wd2_problem",
+    "wd2_steps",
+    "wd_problem",
 ]
 
 CHAPTER = "weight_decay"
-
-#: Emitted by the minimisers when they stop with the gradient still above ``grad_tol``.
-NOT_CONVERGED = "the minimiser stopped before the largest gradient entry reached grad_tol"
 
 
 # ---------------------------------------------------------------------------------------------
 # Closed forms
 # ---------------------------------------------------------------------------------------------
-def _check_hessian(H: Tensor, w_star: Tensor) -> Tensor:
-    """Validate (H, w*) and return the eigenvalues of H."""
-    check_tensor("H", H, ndim=2, floating=True, finite=True)
-    check_tensor("w_star", w_star, ndim=1, floating=True, finite=True)
-    n = w_star.shape[0]
-    if H.shape != (n, n):
-        raise ValueError(
-            f"H must be square with the size of w_star ({n}, {n}), but got shape {tuple(H.shape)}"
-        )
-    if H.dtype != w_star.dtype:
-        raise TypeError(f"H and w_star must have the same dtype, but got {H.dtype} and {w_star.dtype}")
-    scale = H.abs().max().item()
-    if (H - H.T).abs().max().item() > 1e-10 * max(scale, 1e-300):
-        raise ValueError(
-            "H must be symmetric (it is a Hessian), but H - H^T has entries above 1e-10 * max|H|"
-        )
-    eig = torch.linalg.eigvalsh(H)
-    if eig[0].item() < -1e-10 * max(scale, 1e-300):
-        raise ValueError(
-            "H must be positive semi-definite (w_star a minimum of J), "
-            f"but its smallest eigenvalue is {eig[0].item():.3g}"
-        )
-    return eig
-
-
 def l2_solution(H: Tensor, w_star: Tensor, alpha: float) -> Tensor:
     r"""Minimiser of the quadratic model of :math:`J` plus :math:`\tfrac{\alpha}{2}\|w\|^2`.
 
@@ -119,7 +104,7 @@ def l2_solution(H: Tensor, w_star: Tensor, alpha: float) -> Tensor:
     >>> l2_solution(H, torch.tensor([1.0, 1.0], dtype=torch.float64), 1.0)
     tensor([0.5000, 0.8000], dtype=torch.float64)
     """
-    eig = _check_hessian(H, w_star)
+    eig = check_quadratic(H, w_star)
     alpha = check_real("alpha", alpha, low=0.0)
     if eig[0].item() + alpha <= 1e-12 * max(eig[-1].item(), 1e-300):
         raise ValueError("H + alpha*I is singular: alpha = 0 needs H positive definite (an isolated minimum)")
@@ -163,285 +148,9 @@ def shrink_factors(eigvals: Tensor, alpha: float) -> Tensor:
     return eigvals / (eigvals + alpha)
 
 
-def lbfgs_minimise(
-    objective: Callable[[Tensor], Tensor],
-    w0: Tensor,
-    *,
-    grad_tol: float = 1e-10,
-    max_iter: int = 5000,
-    history_size: int = 50,
-) -> tuple[Tensor, float]:
-    r"""Minimise a smooth function of one flat parameter vector to a tight gradient tolerance.
-
-    Parameters
-    ----------
-    objective : callable
-        ``objective(w)`` returns a scalar tensor, differentiable by autograd.
-    w0 : Tensor of shape (n,)
-        Starting point (float64 recommended: the tolerance is far below float32's resolution).
-    grad_tol : float > 0
-        Stop when :math:`\|\nabla f(w)\|_\infty \le` ``grad_tol``.
-    max_iter : int >= 1
-        Iteration budget.
-    history_size : int >= 1
-        Curvature pairs kept by L-BFGS.
-
-    Returns
-    -------
-    (w, grad_norm) : (Tensor of shape (n,), float)
-        The minimiser found (detached, dtype of ``w0``) and the largest absolute entry of the
-        gradient there. ``RuntimeWarning(NOT_CONVERGED)`` if that is above ``grad_tol``.
-
-    Notes
-    -----
-    SciPy's L-BFGS-B (Byrd, Lu, Nocedal and Zhu 1995), full batch, with the gradient from
-    autograd and no stopping rule on the decrease of ``f``, so that it runs until the gradient
-    test passes. (``torch.optim.LBFGS`` stalls near a gradient of 1e-9: its line search and its
-    curvature update have fixed absolute thresholds.) For a :math:`\mu`-strongly convex
-    objective the distance to the minimiser is at most :math:`\sqrt n\,` ``grad_tol`` :math:`/\mu`.
-
-    Examples
-    --------
-    >>> w, g = lbfgs_minimise(lambda w: (w - 3.0).pow(2).sum(), torch.zeros(2, dtype=torch.float64))
-    >>> w.round(decimals=8).tolist()
-    [3.0, 3.0]
-    """
-    from scipy.optimize import minimize
-
-    if not callable(objective):
-        raise TypeError(f"objective must be callable, but got {type(objective).__name__}")
-    check_tensor("w0", w0, ndim=1, floating=True, finite=True)
-    grad_tol = check_real("grad_tol", grad_tol, low=0.0, low_open=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
-    history_size = check_int("history_size", history_size, low=1)
-    dtype = w0.dtype
-
-    def value_and_grad(x: np.ndarray):
-        w = torch.tensor(x, dtype=dtype, requires_grad=True)
-        value = objective(w)
-        (grad,) = torch.autograd.grad(value, w)
-        return value.item(), grad.detach().to(torch.float64).numpy()
-
-    result = minimize(
-        value_and_grad, w0.detach().to(torch.float64).numpy(), jac=True, method="L-BFGS-B",
-        options={"gtol": grad_tol, "ftol": 0.0, "maxiter": max_iter, "maxcor": history_size, "maxls": 50},
-    )
-    w = torch.tensor(result.x, dtype=dtype)
-    grad_norm = float(np.abs(value_and_grad(result.x)[1]).max())
-    if grad_norm > grad_tol:
-        warnings.warn(NOT_CONVERGED, RuntimeWarning, stacklevel=2)
-    return w, grad_norm
-
-
 def _quadratic(H: Tensor, w_star: Tensor) -> Callable[[Tensor], Tensor]:
     """J(w) = 1/2 (w - w*)^T H (w - w*), the quadratic model with J(w*) = 0."""
     return lambda w: 0.5 * (w - w_star) @ H @ (w - w_star)
-
-
-# ---------------------------------------------------------------------------------------------
-# WD-1, WD-2: the penalty's gradient and the update rule
-# ---------------------------------------------------------------------------------------------
-WD1_ALPHA = 0.3
-
-
-@derivation(
-    "WD-1",
-    chapter=CHAPTER,
-    claim="The gradient of (alpha/2)*||w||^2 is alpha*w (biases, not penalized, get 0).",
-    label="autograd",
-    planted=(
-        Planted("bias decayed", "alpha*b for the bias too, as if l2_penalty covered biases"),
-        Planted("1/2 not cancelled", "2*alpha*w: the derivative of alpha*||w||^2, the 1/2 forgotten"),
-    ),
-)
-def check_wd1(*, planted: str | None = None) -> Check:
-    """Autograd through ``alpha * l2_penalty(model)`` against ``alpha * w`` (0 for the bias)."""
-    alpha = WD1_ALPHA
-    g = torch.Generator().manual_seed(11)
-    with torch.random.fork_rng():  # nn.Linear's own initialisation must not move the caller's RNG
-        layer = nn.Linear(5, 3, dtype=torch.float64)
-    with torch.no_grad():
-        layer.weight.copy_(torch.randn(3, 5, generator=g, dtype=torch.float64))
-        layer.bias.copy_(torch.randn(3, generator=g, dtype=torch.float64))
-    params = [layer.weight, layer.bias]
-    grads = torch.autograd.grad(alpha * l2_penalty(layer), params, allow_unused=True)
-    grads = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params, grads)]
-    weight, bias = layer.weight.detach(), layer.bias.detach()
-    factor = 2 * alpha if planted == "1/2 not cancelled" else alpha
-    bias_grad = alpha * bias if planted == "bias decayed" else torch.zeros(3, dtype=torch.float64)
-    analytic = torch.cat([factor * weight.reshape(-1), bias_grad])
-    autograd = torch.cat([gr.reshape(-1) for gr in grads])
-    return compare(
-        "WD-1", analytic, autograd, atol=1e-14,
-        analytic_label="alpha*w (bias: 0)", empirical_label="autograd of alpha*l2_penalty",
-        note=f"a 3x5 weight matrix, then a bias of 3; alpha = {alpha:g}",
-    )
-
-
-def _adam_first_step(
-    w: Tensor, grad: Tensor, *, lr: float, alpha: float, decoupled: bool, eps: float = 1e-8
-) -> Tensor:
-    """First Adam step in closed form: the bias-corrected moments are g and g^2.
-
-    L2 in the loss (``decoupled=False``) feeds g = grad + alpha*w to Adam; AdamW shrinks
-    w by (1 - lr*alpha) and feeds grad alone (Loshchilov and Hutter 2019).
-    """
-    if decoupled:
-        return (1 - lr * alpha) * w - lr * grad / (grad.abs() + eps)
-    g = grad + alpha * w
-    return w - lr * g / (g.abs() + eps)
-
-
-def _one_step(make_opt, w: Tensor, loss_fn) -> Tensor:
-    p = nn.Parameter(w.clone())
-    opt = make_opt([p])
-    opt.zero_grad()
-    loss_fn(p).backward()
-    opt.step()
-    return p.detach()
-
-
-def wd2_problem(seed: int = 5) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
-    """The small problem of WD-2: a 4x3 weight matrix and a least-squares cost (float64).
-
-    Parameters
-    ----------
-    seed : int >= 0
-
-    Returns
-    -------
-    (W, J) : (Tensor of shape (4, 3), callable)
-        Starting weights and :math:`J(W) = \\tfrac{1}{2n}\\sum_j \\|W x_j - y_j\\|^2` over 20
-        random pairs :math:`x_j \\in R^3`, :math:`y_j \\in R^4`.
-
-    Examples
-    --------
-    >>> W, J = wd2_problem()
-    >>> W.shape, J(W).dim()
-    (torch.Size([4, 3]), 0)
-    """
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-    X = torch.randn(20, 3, generator=g, dtype=torch.float64)
-    Y = torch.randn(20, 4, generator=g, dtype=torch.float64)
-    W = torch.randn(4, 3, generator=g, dtype=torch.float64)
-    return W, (lambda W_: 0.5 * (X @ W_.T - Y).pow(2).sum(1).mean())
-
-
-WD2_LR, WD2_ALPHA = 0.1, 0.5
-#: The first steps of Adam with L2 in the loss and of AdamW must differ by more than this.
-WD2_GAP_BOUND = 0.01
-
-
-def wd2_steps() -> dict:
-    """The start of WD-2 and one step of each of torch's four optimizers from it.
-
-    Returns
-    -------
-    dict
-        ``"W"``, ``"grad"`` (of J at W), and the weights after one step of ``"SGD(weight_decay)"``,
-        ``"SGD on J~"`` (plain SGD on J + alpha*l2_penalty), ``"Adam(weight_decay)"`` and
-        ``"AdamW(weight_decay)"``, with ``lr = WD2_LR``, ``alpha = WD2_ALPHA``.
-    """
-    W, J = wd2_problem()
-    lr, alpha = WD2_LR, WD2_ALPHA
-    Wp = nn.Parameter(W.clone())
-    (grad,) = torch.autograd.grad(J(Wp), Wp)
-    return {
-        "W": W,
-        "grad": grad,
-        "SGD(weight_decay)": _one_step(lambda p: torch.optim.SGD(p, lr=lr, weight_decay=alpha), W, J),
-        "SGD on J~": _one_step(lambda p: torch.optim.SGD(p, lr=lr), W, lambda p: J(p) + alpha * l2_penalty([p])),
-        "Adam(weight_decay)": _one_step(lambda p: torch.optim.Adam(p, lr=lr, weight_decay=alpha), W, J),
-        "AdamW(weight_decay)": _one_step(lambda p: torch.optim.AdamW(p, lr=lr, weight_decay=alpha), W, J),
-    }
-
-
-@derivation(
-    "WD-2",
-    chapter=CHAPTER,
-    claim=(
-        "One SGD step on J + (alpha/2)||w||^2 is (1 - eps*alpha)w - eps*grad J, as "
-        "torch.optim.SGD(weight_decay=alpha) does; the first steps of Adam with L2 in the loss and of "
-        "AdamW match their closed forms, and differ from each other by more than 0.01 "
-        "(eps = 0.1, alpha = 0.5)."
-    ),
-    label="SGD rule vs torch",
-    planted=(
-        Planted("(1 - alpha) for (1 - eps*alpha)", "the shrink factor written without the learning rate"),
-    ),
-)
-def check_wd2(*, planted: str | None = None) -> Check:
-    r"""The shrink-then-step rule against ``SGD(weight_decay=alpha)`` and plain SGD on :math:`\tilde J`.
-
-    Analytic: :func:`~reglab.penalties.weight_decay_step` (twice). Empirical (torch):
-    ``SGD(weight_decay=alpha)`` on :math:`J`; plain ``SGD`` on :math:`J + \alpha\,`
-    ``l2_penalty`` by autograd.
-    """
-    s = wd2_steps()
-    lr, alpha = WD2_LR, WD2_ALPHA
-    if planted == "(1 - alpha) for (1 - eps*alpha)":
-        rule = (1 - alpha) * s["W"] - lr * s["grad"]
-    else:
-        rule = weight_decay_step(s["W"], s["grad"], lr=lr, alpha=alpha)
-    return compare(
-        "WD-2", torch.stack([rule, rule]), torch.stack([s["SGD(weight_decay)"], s["SGD on J~"]]),
-        # One step is a few floating-point operations (rounding ~1e-16); one tolerance for all.
-        atol=1e-11,
-        analytic_label="(1 - eps*alpha)w - eps*grad J", empirical_label="torch SGD(weight_decay); SGD on J~",
-        note=(f"blocks of 12: vs SGD(weight_decay=alpha), then vs SGD on J + alpha*l2_penalty; "
-              f"eps = {lr:g}, alpha = {alpha:g}"),
-    )
-
-
-@subcheck(
-    "WD-2",
-    label="Adam and AdamW first steps",
-    planted=(
-        Planted("L2 in Adam's loss taken as AdamW",
-                "Adam(weight_decay=alpha) predicted by the decoupled step (1 - eps*alpha)w - eps*g/|g|"),
-    ),
-)
-def check_wd2_adam(*, planted: str | None = None) -> Check:
-    """First steps of Adam with L2 in the loss and of AdamW, closed forms against torch."""
-    s = wd2_steps()
-    lr, alpha = WD2_LR, WD2_ALPHA
-    adam_l2 = _adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha,
-                               decoupled=planted == "L2 in Adam's loss taken as AdamW")
-    adamw = _adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha, decoupled=True)
-    return compare(
-        "WD-2", torch.stack([adam_l2, adamw]), torch.stack([s["Adam(weight_decay)"], s["AdamW(weight_decay)"]]),
-        atol=1e-11,
-        analytic_label="w - eps*g/|g| with g = grad J + alpha*w, then AdamW's step",
-        empirical_label="torch Adam(weight_decay), then AdamW",
-        note="blocks of 12: Adam with L2 in the loss, then AdamW (decoupled decay)",
-    )
-
-
-@subcheck(
-    "WD-2",
-    label="Adam-L2 and AdamW differ",
-    planted=(
-        Planted("Adam treated like SGD",
-                "the penalty in the loss taken to be the same step as decoupled decay, as it is for SGD"),
-    ),
-)
-def check_wd2_gap(*, planted: str | None = None) -> Check:
-    """The gap between the two Adam steps, closed form against torch, and larger than WD2_GAP_BOUND."""
-    s = wd2_steps()
-    lr, alpha = WD2_LR, WD2_ALPHA
-    if planted == "Adam treated like SGD":
-        predicted = torch.zeros_like(s["W"])
-    else:
-        predicted = (_adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha, decoupled=False)
-                     - _adam_first_step(s["W"], s["grad"], lr=lr, alpha=alpha, decoupled=True))
-    measured = s["Adam(weight_decay)"] - s["AdamW(weight_decay)"]
-    gap = measured.abs().max().item()
-    check = compare(
-        "WD-2", predicted, measured, atol=1e-11,
-        analytic_label="Adam-L2 minus AdamW, closed forms", empirical_label="torch Adam minus AdamW",
-        note=f"largest gap {gap:.4f}: above {WD2_GAP_BOUND:g} {'yes' if gap > WD2_GAP_BOUND else 'NO'}",
-    )
-    return check if gap > WD2_GAP_BOUND else dataclasses.replace(check, passed=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,77 +168,6 @@ def wd_problem() -> tuple[Tensor, Tensor, Tensor, Tensor]:
         As :func:`~reglab.data.quadratic_problem` with ``dim=6, seed=3``.
     """
     return quadratic_problem(6, seed=3)
-
-
-def heavy_ball_minimise(
-    objective: Callable[[Tensor], Tensor],
-    w0: Tensor,
-    *,
-    L: float,
-    mu: float,
-    grad_tol: float = 1e-13,
-    max_steps: int = 20000,
-) -> tuple[Tensor, float]:
-    r"""Minimise a smooth, strongly convex function with Polyak's heavy-ball method.
-
-    Parameters
-    ----------
-    objective : callable
-        ``objective(w)`` returns a scalar tensor; only its autograd gradient is used.
-    w0 : Tensor of shape (n,)
-        Starting point.
-    L, mu : float, L >= mu > 0
-        Upper and lower bounds on the curvature (the Hessian's eigenvalues).
-    grad_tol : float > 0
-        Stop when :math:`\|\nabla f(w)\|_\infty \le` ``grad_tol``.
-    max_steps : int >= 1
-        Step budget; if it runs out first, ``RuntimeWarning(NOT_CONVERGED)``.
-
-    Returns
-    -------
-    (w, grad_norm) : (Tensor of shape (n,), float)
-        The point reached and its largest absolute gradient entry.
-
-    Notes
-    -----
-    :math:`w_{t+1} = w_t - \eta\nabla f(w_t) + \beta(w_t - w_{t-1})` with
-    :math:`\eta = 4/(\sqrt L+\sqrt\mu)^2` and
-    :math:`\beta = ((\sqrt L-\sqrt\mu)/(\sqrt L+\sqrt\mu))^2` (Polyak 1964). On a quadratic
-    the error contracts by :math:`(\sqrt\kappa-1)/(\sqrt\kappa+1)` per step,
-    :math:`\kappa = L/\mu`, and the distance to the minimiser is at most
-    :math:`\|\nabla f\|_2/\mu`. The method only ever evaluates gradients: it knows
-    nothing of a closed form.
-
-    Examples
-    --------
-    >>> f = lambda w: (w - 3.0).pow(2).sum()
-    >>> w, g = heavy_ball_minimise(f, torch.zeros(2, dtype=torch.float64), L=2.0, mu=2.0)
-    >>> w.round(decimals=8).tolist()
-    [3.0, 3.0]
-    """
-    if not callable(objective):
-        raise TypeError(f"objective must be callable, but got {type(objective).__name__}")
-    check_tensor("w0", w0, ndim=1, floating=True, finite=True)
-    mu = check_real("mu", mu, low=0.0, low_open=True)
-    L = check_real("L", L, low=mu)
-    grad_tol = check_real("grad_tol", grad_tol, low=0.0, low_open=True)
-    max_steps = check_int("max_steps", max_steps, low=1)
-    lr = 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2
-    beta = ((math.sqrt(L) - math.sqrt(mu)) / (math.sqrt(L) + math.sqrt(mu))) ** 2
-    w, previous = w0.detach().clone(), w0.detach().clone()
-    for _ in range(max_steps):
-        x = w.requires_grad_(True)
-        (grad,) = torch.autograd.grad(objective(x), x)
-        w = w.detach()
-        if grad.abs().max().item() <= grad_tol:
-            return w, grad.abs().max().item()
-        w, previous = w - lr * grad + beta * (w - previous), w
-    x = w.requires_grad_(True)
-    (grad,) = torch.autograd.grad(objective(x), x)
-    grad_norm = grad.abs().max().item()
-    if grad_norm > grad_tol:
-        warnings.warn(NOT_CONVERGED, RuntimeWarning, stacklevel=2)
-    return w.detach(), grad_norm
 
 
 def _solve_iteratively(H: Tensor, w_star: Tensor, alpha: float) -> Tensor:
@@ -552,6 +190,11 @@ def _solver_bound(H: Tensor, alpha: float) -> float:
     return math.sqrt(H.shape[0]) * GRAD_TOL / mu
 
 
+def _l2_solution_alpha_times_H(H: Tensor, w_star: Tensor, alpha: float) -> Tensor:
+    """Planted 'alpha*H for alpha/H': (I + alpha H)^-1 w*."""
+    return torch.linalg.solve(torch.eye(len(w_star), dtype=H.dtype) + alpha * H, w_star)
+
+
 @derivation(
     "WD-3",
     chapter=CHAPTER,
@@ -568,11 +211,8 @@ def _solver_bound(H: Tensor, alpha: float) -> float:
 def check_wd3(*, planted: str | None = None) -> Check:
     """``l2_solution`` against the heavy-ball method on the regularized objective, three alphas (float64)."""
     H, w_star, _, eig = wd_problem()
-    eye = torch.eye(len(w_star), dtype=H.dtype)
-    if planted == "alpha*H for alpha/H":
-        closed = torch.stack([torch.linalg.solve(eye + a * H, w_star) for a in WD3_ALPHAS])
-    else:
-        closed = torch.stack([l2_solution(H, w_star, a) for a in WD3_ALPHAS])
+    solution = choose(planted, l2_solution, {"alpha*H for alpha/H": _l2_solution_alpha_times_H})
+    closed = torch.stack([solution(H, w_star, a) for a in WD3_ALPHAS])
     solver = torch.stack([_solve_iteratively(H, w_star, a) for a in WD3_ALPHAS])
     mu = eig.min().item() + min(WD3_ALPHAS)
     bound = _solver_bound(H, min(WD3_ALPHAS))
@@ -609,12 +249,10 @@ def check_wd3_gradient(*, planted: str | None = None) -> Check:
     point = torch.randn(len(w_star), generator=torch.Generator().manual_seed(7), dtype=H.dtype)
     x = point.clone().requires_grad_(True)
     (autograd_gradient,) = torch.autograd.grad(_quadratic(H, w_star)(x), x)
-    if planted == "gradient 0 at every w":
-        formula = torch.zeros_like(point)
-    elif planted == "1/2 kept":
-        formula = 0.5 * H @ (point - w_star)
-    else:
-        formula = H @ (point - w_star)
+    formula = choose(planted, H @ (point - w_star), {
+        "gradient 0 at every w": torch.zeros_like(point),
+        "1/2 kept": 0.5 * H @ (point - w_star),
+    })
     return compare(
         "WD-3", formula, autograd_gradient, atol=1e-9,
         analytic_label="H(w - w*)", empirical_label="autograd of the quadratic model",
@@ -639,7 +277,8 @@ def check_wd3_ridge(*, planted: str | None = None) -> Check:
     points, _ = polynomial_regression(30, seed=2)
     X = polynomial_features(points.x_train, 6)
     y = points.y_train
-    H_ls = X.T @ X * (2.0 if planted == "H = 2 X^T X" else 1.0)
+    # The Hessian of 1/2 ||Xw - y||^2 is X^T X; that of ||Xw - y||^2 is twice it.
+    H_ls = X.T @ X * choose(planted, 1.0, {"H = 2 X^T X": 2.0})
     w_ls = torch.linalg.lstsq(X, y.unsqueeze(1)).solution.squeeze(1)
     ridge = torch.stack([ridge_solution(X, y, a) for a in WD3_RIDGE_ALPHAS])
     quadratic = torch.stack([l2_solution(H_ls, w_ls, a) for a in WD3_RIDGE_ALPHAS])
@@ -662,6 +301,11 @@ def _eigen_ratios(H: Tensor, w_star: Tensor, alpha: float) -> tuple[Tensor, Tens
     """Eigenvalues of H, and (q_i^T w~)/(q_i^T w*) on the heavy-ball minimiser at ``alpha``."""
     lam, Q = torch.linalg.eigh(H)
     return lam, (Q.T @ _solve_iteratively(H, w_star, alpha)) / (Q.T @ w_star)
+
+
+def _shrink_factors_flipped(eigvals: Tensor, alpha: float) -> Tensor:
+    """Planted 'alpha/(lambda + alpha) for lambda/(lambda + alpha)': the share removed."""
+    return 1 - shrink_factors(eigvals, alpha)
 
 
 @derivation(
@@ -690,9 +334,9 @@ def check_wd4(*, planted: str | None = None) -> Check:
     H, w_star, _, _ = wd_problem()
     lam, measured = _eigen_ratios(H, w_star, WD4_ALPHA)
     coords = torch.linalg.eigh(H)[1].T @ w_star
-    factors = shrink_factors(lam, WD4_ALPHA)
-    if planted == "alpha/(lambda + alpha) for lambda/(lambda + alpha)":
-        factors = 1 - factors
+    factors = choose(planted, shrink_factors, {
+        "alpha/(lambda + alpha) for lambda/(lambda + alpha)": _shrink_factors_flipped,
+    })(lam, WD4_ALPHA)
     # |q_i^T (w_solver - w~)| <= ||w_solver - w~|| <= 1e-10 (as in WD-3), divided by |q_i^T w*|.
     atol = float(f"{1e-10 / coords.abs().min().item():.1e}")
     return compare(
@@ -717,8 +361,7 @@ def check_wd4_eigen_form(*, planted: str | None = None) -> Check:
     """Q Lambda Q^T against H, then the eigen form against ``l2_solution`` (alpha = 0.1)."""
     H, w_star, _, _ = wd_problem()
     lam, Q = torch.linalg.eigh(H)
-    if planted == "eigenvectors as rows":
-        Q = Q.T
+    Q = choose(planted, Q, {"eigenvectors as rows": Q.T})
     rebuilt = Q @ torch.diag(lam) @ Q.T
     eigen_form = Q @ torch.diag(lam / (lam + WD4_ALPHA)) @ Q.T @ w_star
     return compare(
@@ -748,9 +391,8 @@ def check_wd4_kept_killed(*, planted: str | None = None) -> Check:
         raise ValueError("the eigenvalues of wd_problem no longer fit WD4_KEPT_ALPHA and WD4_KILLED_ALPHA")
     _, kept = _eigen_ratios(H, w_star, WD4_KEPT_ALPHA)
     _, killed = _eigen_ratios(H, w_star, WD4_KILLED_ALPHA)
-    ideal = torch.cat([torch.ones(6, dtype=H.dtype), torch.zeros(6, dtype=H.dtype)])
-    if planted == "kept/killed from alpha/(lambda + alpha)":
-        ideal = 1 - ideal
+    kept_then_killed = torch.cat([torch.ones(6, dtype=H.dtype), torch.zeros(6, dtype=H.dtype)])
+    ideal = choose(planted, kept_then_killed, {"kept/killed from alpha/(lambda + alpha)": 1 - kept_then_killed})
     # lambda/(lambda + alpha) is within alpha/(lambda + alpha) <= 1/101 of 1 when lambda >= 100 alpha,
     # and within lambda/(lambda + alpha) <= 1/101 of 0 when lambda <= alpha/100; plus the solver's
     # accuracy on the ratio (1e-10 / min_i |q_i^T w*|, as in the first check).
@@ -784,10 +426,8 @@ def check_wd4_small_alpha(*, planted: str | None = None) -> Check:
     alphas = torch.tensor(WD4_SMALL_ALPHAS, dtype=H.dtype)
     exact = torch.stack([a * torch.linalg.solve(H + a * eye, w_star).norm() for a in WD4_SMALL_ALPHAS])
     measured = torch.stack([(_solve_iteratively(H, w_star, a) - w_star).norm() for a in WD4_SMALL_ALPHAS])
-    if planted == "alpha*H for alpha/H":
-        first_order = alphas * (H @ w_star).norm()
-    else:
-        first_order = alphas * torch.linalg.solve(H, w_star).norm()
+    h_inv_w_star = choose(planted, torch.linalg.solve(H, w_star), {"alpha*H for alpha/H": H @ w_star})
+    first_order = alphas * h_inv_w_star.norm()
     lam_min = eig.min().item()
     ratios = measured / first_order
     within = bool(((ratios - 1).abs() <= alphas / lam_min).all())
@@ -799,32 +439,3 @@ def check_wd4_small_alpha(*, planted: str | None = None) -> Check:
               f"alpha/lambda_min (lambda_min = {lam_min:g}) of 1 at every alpha: {'yes' if within else 'NO'}"),
     )
     return check if within else dataclasses.replace(check, passed=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# Experiments: measured in the chapter (runs in reglab.experiments.weight_decay)
-# ---------------------------------------------------------------------------------------------
-WD5 = experiment(
-    "WD-5",
-    chapter=CHAPTER,
-    claim=(
-        "For the output layer of a small tanh network trained on MNIST-1D (5 seeds), the quadratic "
-        "model's prediction (H + alpha I)^-1 H w*, from the Hessian at the unregularized minimum, "
-        "over-shrinks at alpha = 1e-2: retraining with weight decay gives longer weights than predicted."
-    ),
-    expected="increase",
-    measures="norm of the retrained output layer over the predicted one, minus 1, at alpha = 1e-2",
-    unit="%",
-)
-
-WD6 = experiment(
-    "WD-6",
-    chapter=CHAPTER,
-    claim=(
-        "Weight-decay sweep of an MLP 40-100-100-10 on 500 MNIST-1D signals (5 seeds): test accuracy "
-        "at alpha = 1e-2 is higher than without the penalty."
-    ),
-    expected="increase",
-    measures="test accuracy at alpha = 1e-2 minus at alpha = 0, per seed",
-    unit="points",
-)
