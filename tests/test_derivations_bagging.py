@@ -177,3 +177,9 @@ def test_bag4_is_an_experiment_of_the_chapter():
     assert result.expected == "increase" and result.unit == "points" and result.measures
     with pytest.raises(ValueError, match="BAG-4 is an experiment"):
         result.check()
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=lambda f: f.__name__)
+def test_unknown_planted_error_raises(checker):
+    with pytest.raises(ValueError, match="no planted error 'nonsense'"):
+        checker(planted="nonsense")

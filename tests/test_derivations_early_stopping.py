@@ -4,7 +4,7 @@ import pytest
 import torch
 from reglab.data import quadratic_problem
 from reglab.derivations import early_stopping as es
-from reglab.derivations.core import ledger
+from reglab.derivations import ledger
 
 
 def _problem(dim=4, seed=0):
@@ -167,3 +167,9 @@ def test_ledger_lists_every_result_of_the_chapter():
     assert sorted(results) == ["ES-1", "ES-2", "ES-3"]
     assert results["ES-3"].kind == "experiment" and results["ES-3"].expected == "increase"
     assert results["ES-1"].check().passed and results["ES-2"].check().passed
+
+
+@pytest.mark.parametrize("check", [es.check_es1, es.check_es2, es.check_es2_l2_agreement])
+def test_unknown_planted_error_raises(check):
+    with pytest.raises(ValueError, match="no planted error 'nonsense'"):
+        check(planted="nonsense")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from reglab import l1_step, soft_threshold
 from reglab.derivations import l1_penalty as l1
-from reglab.derivations.core import ledger
+from reglab.derivations import ledger
 from sklearn.linear_model import Lasso
 
 F64 = torch.float64
@@ -205,3 +205,9 @@ def ledger_result(rid):
     from reglab.derivations import get_result
 
     return get_result(rid)
+
+
+@pytest.mark.parametrize("check", [l1.check_l1_1, l1.check_l1_2_ista, l1.check_l1_4, l1.check_l1_4_band, l1.check_l1_5])
+def test_unknown_planted_error_raises(check):
+    with pytest.raises(ValueError, match="no planted error 'nonsense'"):
+        check(planted="nonsense")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from reglab.data import Dataset
-from reglab.experiments.bagging import BaggingConfig, BaggingRun, run_bagging
+from reglab.experiments.bagging import BAG4, BaggingConfig, BaggingRun, run_bagging
 
 
 def _tiny_data(seed=0):
@@ -43,3 +43,10 @@ def test_default_config_is_the_chapters():
     config = BaggingConfig()
     assert (config.num_bags, config.members_per_bag, config.num_members) == (5, 8, 40)
     assert config.train_config().optimizer == "adam"
+
+
+def test_the_experiment_is_registered_beside_its_run():
+    from reglab.derivations import get_result
+
+    assert get_result("BAG-4") is BAG4
+    assert BAG4.kind == "experiment" and BAG4.chapter == "bagging" and BAG4.expected == "increase"

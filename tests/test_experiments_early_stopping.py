@@ -14,3 +14,10 @@ def test_small_run_is_paired_and_restores_the_best_epoch():
     np.testing.assert_allclose(run.last["accuracy"], run.test_accuracy[-1])
     np.testing.assert_allclose(run.accuracy_gain(), 100 * (run.early["accuracy"] - run.last["accuracy"]))
     assert ((run.early["ece"] >= 0) & (run.early["ece"] <= 1)).all()
+
+
+def test_the_experiment_is_registered_beside_its_run():
+    from reglab.derivations import get_result
+
+    assert get_result("ES-3") is exp.ES3
+    assert exp.ES3.kind == "experiment" and exp.ES3.chapter == "early_stopping" and exp.ES3.expected == "increase"

@@ -28,3 +28,10 @@ def test_members_of_every_setting_start_from_the_same_initialisation():
     w = run.first_layer
     torch.testing.assert_close(w[0], w[2], atol=1e-9, rtol=0)
     assert not torch.allclose(w[0], w[1])
+
+
+def test_the_experiment_is_registered_beside_its_run():
+    from reglab.derivations import get_result
+
+    assert get_result("L1-6") is exp.L1_6
+    assert exp.L1_6.kind == "experiment" and exp.L1_6.chapter == "l1_penalty" and exp.L1_6.expected == "increase"

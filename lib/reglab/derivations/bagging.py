@@ -5,8 +5,9 @@ The results of the chapter:
 - BAG-1: ``E[((1/k) sum_i eps_i)^2] = v/k + (k-1)c/k``, with the limits ``c = v`` and ``c = 0``.
 - BAG-2: a bootstrap sample holds on average ``1 - (1 - 1/n)^n -> 1 - 1/e`` of the distinct examples.
 - BAG-3: the averaged prediction is never worse (squared error) than the average member.
-- BAG-4 (experiment): a bag of bootstrap MLPs on MNIST-1D beats its average member
-  (training runs in :mod:`reglab.experiments.bagging`).
+
+Experiment BAG-4 (a bag of bootstrap MLPs on MNIST-1D beats its average member) is registered and
+run in :mod:`reglab.experiments.bagging`.
 """
 from __future__ import annotations
 
@@ -20,22 +21,22 @@ import torch
 from .._validation import check_int, check_real
 from ..ensembles import bootstrap_indices, out_of_bag_mask
 from .compare import Check, compare, compare_mc
-from .registry import Planted, derivation, experiment, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "ensemble_mse",
-    "correlated_errors",
-    "symbolic_ensemble_mse",
     "bootstrap_fraction",
     "check_bag1",
-    "check_bag1_sympy",
     "check_bag1_bracket",
     "check_bag1_curve",
+    "check_bag1_sympy",
     "check_bag2",
     "check_bag2_enumeration",
     "check_bag2_monte_carlo",
     "check_bag3",
     "check_bag3_inequality",
+    "correlated_errors",
+    "ensemble_mse",
+    "symbolic_ensemble_mse",
 ]
 
 CHAPTER = "bagging"
@@ -216,10 +217,10 @@ def check_bag1(num_samples: int = 100_000, *, planted=None) -> Check:
     v = 2.0
     points = _check_points()
     gen = torch.Generator().manual_seed(2002)
+    formula = choose(planted, ensemble_mse, {"v/k + c(k-1)/k^2": _wrong_cross_terms})
     closed, estimate, stderr = [], [], []
     for k, rho in points:
         errors = correlated_errors(v, rho * v, k, num_samples, generator=gen)
-        formula = _wrong_cross_terms if planted == "v/k + c(k-1)/k^2" else ensemble_mse
         closed.append(formula(v, rho * v, k))
         mean, se = _mean_and_se(errors.mean(dim=1).pow(2))
         estimate.append(mean)
@@ -242,13 +243,13 @@ def check_bag1_sympy(*, planted=None) -> Check:
 
     v0, c0 = 1.7, 0.45  # a generic point: a wrong coefficient would differ here
     v_sym, c_sym = sp.symbols("v c")
+    formula = choose(planted, ensemble_mse, {
+        "cross terms counted once": lambda v, c, k: v / k + (k - 1) * c / (2 * k),  # pairs i < j once
+    })
     closed, symbolic = [], []
     for k in range(1, 7):
         _, equal = symbolic_ensemble_mse(k)
-        if planted == "cross terms counted once":
-            closed.append(v0 / k + (k - 1) * c0 / (2 * k))
-        else:
-            closed.append(ensemble_mse(v0, c0, k))
+        closed.append(formula(v0, c0, k))
         symbolic.append(float(equal.subs({v_sym: v0, c_sym: c0})))
     return compare(
         "BAG-1", closed, symbolic, atol=1e-12,
@@ -278,11 +279,9 @@ def check_bag1_bracket(num_samples: int = 100_000, *, planted=None) -> Check:
     squares = errors.pow(2).sum(1)
     cross = errors.sum(1).pow(2) - squares  # sum over ordered pairs i != j of eps_i eps_j
     bracket = (squares + cross) / k**2
-    if planted == "no expectation around the bracket":
-        estimate = bracket[0].item()  # one example's bracket: a random number, not v/k + (k-1)c/k
-        _, se = _mean_and_se(bracket)
-    else:
-        estimate, se = _mean_and_se(bracket)
+    mean, se = _mean_and_se(bracket)
+    # the slip: one example's bracket, a random number, not v/k + (k-1)c/k
+    estimate = choose(planted, mean, {"no expectation around the bracket": bracket[0].item()})
     return compare_mc(
         "BAG-1", ensemble_mse(v, rho * v, k), estimate, se,
         analytic_label="v/k + (k-1)c/k", empirical_label="mean of the bracket",
@@ -313,9 +312,9 @@ def check_bag1_curve(num_samples: int = 50_000, *, planted=None) -> Check:
     estimate = squares.mean(0)
     stderr = squares.std(0) / math.sqrt(num_samples)
     exact = np.array([ensemble_mse(v, rho * v, k) for k in sizes])
-    if planted == "decreases linearly with ensemble size":
-        ends = exact[0], exact[-1]
-        exact = ends[0] + (ends[1] - ends[0]) * (np.array(sizes) - 1) / (sizes[-1] - 1)
+    # the slip: a straight line from the error at k = 1 to that at k = 20
+    line = exact[0] + (exact[-1] - exact[0]) * (np.array(sizes) - 1) / (sizes[-1] - 1)
+    exact = choose(planted, exact, {"decreases linearly with ensemble size": line})
     return compare_mc(
         "BAG-1", exact, estimate, stderr,
         analytic_label="c + (v - c)/k", empirical_label="Monte Carlo",
@@ -350,7 +349,7 @@ def check_bag2(*, planted=None) -> Check:
 
     n_sym = sp.Symbol("n", positive=True)
     limit = float(sp.limit(1 - (1 - 1 / n_sym) ** n_sym, n_sym, sp.oo))
-    closed = math.exp(-1) if planted == "1/e for 1 - 1/e" else 1 - math.exp(-1)
+    closed = choose(planted, 1 - math.exp(-1), {"1/e for 1 - 1/e": math.exp(-1)})
     return compare(
         "BAG-2", closed, limit, atol=1e-12,
         analytic_label="1 - 1/e", empirical_label="SymPy limit",
@@ -365,10 +364,8 @@ def check_bag2(*, planted=None) -> Check:
 def check_bag2_enumeration(*, planted=None) -> Check:
     """BAG-2: 1 - (1 - 1/n)^n vs the exact mean over all n^n bootstrap samples (n = 1..6)."""
     sizes = range(1, 7)
-    if planted == "1 - 1/e at every n":
-        closed = [1 - math.exp(-1)] * len(sizes)
-    else:
-        closed = [bootstrap_fraction(n) for n in sizes]
+    fraction = choose(planted, bootstrap_fraction, {"1 - 1/e at every n": lambda n: 1 - math.exp(-1)})
+    closed = [fraction(n) for n in sizes]
     exact = [float(_enumerated_fraction(n)) for n in sizes]
     return compare(
         "BAG-2", closed, exact, atol=1e-12,
@@ -386,11 +383,12 @@ def check_bag2_monte_carlo(num_bags: int = 400, *, planted=None) -> Check:
     num_bags = check_int("num_bags", num_bags, low=2)
     gen = torch.Generator().manual_seed(1979)
     sizes = (4000, 1000, 100, 10)
+    fraction_kept = choose(planted, bootstrap_fraction, {"1 - 1/n": lambda n: 1 - 1 / n})
     closed, estimate, stderr = [], [], []
     for n in sizes:
         idx = bootstrap_indices(n, num_bags, generator=gen)
         fraction = 1.0 - out_of_bag_mask(idx, n).to(torch.float64).mean(dim=1)
-        closed.append(1 - 1 / n if planted == "1 - 1/n" else bootstrap_fraction(n))
+        closed.append(fraction_kept(n))
         mean, se = _mean_and_se(fraction)
         estimate.append(mean)
         stderr.append(se)
@@ -447,7 +445,7 @@ _BAG3_CLAIM = (
 def check_bag3(num_draws: int = 2000, *, planted=None) -> Check:
     """BAG-3: direct gap (members' mean error - ensemble error) vs the spread."""
     num_draws = check_int("num_draws", num_draws, low=1)
-    member, ensemble, _, spread = _bag3_measures(num_draws, ddof=1 if planted == "spread with 1/(k-1)" else 0)
+    member, ensemble, _, spread = _bag3_measures(num_draws, ddof=choose(planted, 0, {"spread with 1/(k-1)": 1}))
     gap = member - ensemble
     return compare(
         "BAG-3", spread, gap, atol=1e-12 * max(1.0, float(np.abs(spread).max())),
@@ -474,7 +472,7 @@ def check_bag3(num_draws: int = 2000, *, planted=None) -> Check:
 def check_bag3_inequality(num_draws: int = 2000, *, planted=None) -> Check:
     """BAG-3: how much the ensemble's error exceeds the members' average error: 0 everywhere."""
     member, ensemble, best, _ = _bag3_measures(num_draws)
-    reference = best if planted == "at least as well as any of its members" else member
+    reference = choose(planted, member, {"at least as well as any of its members": best})
     excess = np.maximum(ensemble - reference, 0.0)
     return compare(
         "BAG-3", np.zeros_like(excess), excess, atol=1e-12 * max(1.0, float(np.abs(reference).max())),
@@ -483,13 +481,3 @@ def check_bag3_inequality(num_draws: int = 2000, *, planted=None) -> Check:
         f"best member in {np.mean(ensemble <= best):.0%} of them",
     )
 
-
-experiment(
-    "BAG-4",
-    chapter=CHAPTER,
-    claim="On MNIST-1D a bag of 8 bootstrap MLPs has a higher test accuracy than its average "
-    "member (5 bags).",
-    expected="increase",
-    measures="test accuracy of the bag of 8 (probabilities averaged) minus its members' mean",
-    unit="points",
-)

@@ -6,12 +6,12 @@
   :math:`Q[I - (I - \\epsilon\\Lambda)^\\tau]Q^T w^*` exactly, which is close to the L2 solution
   with :math:`\\alpha = 1/(\\tau\\epsilon)` along directions where :math:`\\tau\\epsilon\\lambda_i`
   is small (within :math:`(\\tau\\epsilon\\lambda_i)^2`).
-- ES-3 (experiment, registered here, run by :mod:`reglab.experiments.early_stopping`): the
-  U-shaped validation curve on MNIST-1D, early-stopped against last-epoch test accuracy.
 
 The L2 side of ES-2 uses :func:`reglab.derivations.weight_decay.l2_solution` and
 :func:`reglab.derivations.weight_decay.shrink_factors`, the closed forms of chapter
-``weight_decay`` (available here as ``l2_solution`` and ``shrink_factors`` too).
+``weight_decay`` (available here as ``l2_solution`` and ``shrink_factors`` too). Experiment ES-3
+(the U-shaped validation curve on MNIST-1D, early-stopped against last-epoch test accuracy) is
+registered and run in :mod:`reglab.experiments.early_stopping`.
 """
 from __future__ import annotations
 
@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._validation import check_int, check_real, check_tensor
+from .._validation import check_int, check_quadratic, check_real, check_tensor
 from ..data import quadratic_problem
 from ..early_stopping import EarlyStopping
 from ..training import TrainConfig, fit
 from .compare import Check, compare
-from .registry import derivation, experiment, subcheck
+from .registry import choose, derivation, subcheck
 from .weight_decay import l2_solution, shrink_factors  # the L2 closed forms of chapter weight_decay
 
 __all__ = [
@@ -80,19 +80,6 @@ def equivalent_alpha(lr: float, steps: int) -> float:
     return 1.0 / (steps * lr)
 
 
-def _check_quadratic(H: Tensor, w_star: Tensor) -> None:
-    check_tensor("H", H, ndim=2, floating=True, finite=True)
-    check_tensor("w_star", w_star, ndim=1, floating=True, finite=True)
-    n = w_star.shape[0]
-    if H.shape != (n, n):
-        raise ValueError(f"H must have shape ({n}, {n}) to match w_star, but got {tuple(H.shape)}")
-    if H.dtype != w_star.dtype:
-        raise TypeError(f"H and w_star must have the same dtype, but got {H.dtype} and {w_star.dtype}")
-    scale = float(H.abs().max()) if n else 0.0
-    if not torch.allclose(H, H.T, rtol=0.0, atol=1e-12 * max(scale, 1.0)):
-        raise ValueError("H must be symmetric (it is a Hessian), but H differs from its transpose")
-
-
 def gd_shrink_factors(eigvals: Tensor, lr: float, steps: int) -> Tensor:
     r"""How much of :math:`w^*` gradient descent from 0 has recovered after ``steps`` steps.
 
@@ -125,7 +112,7 @@ def gd_trajectory(H: Tensor, w_star: Tensor, lr: float, steps: int) -> Tensor:
 
     Parameters
     ----------
-    H : Tensor of shape (n, n), symmetric
+    H : Tensor of shape (n, n), symmetric positive semi-definite
         Hessian of :math:`J(w) = J(w^*) + \tfrac12 (w-w^*)^T H (w-w^*)`.
     w_star : Tensor of shape (n,)
         Minimiser of :math:`J`.
@@ -154,7 +141,7 @@ def gd_trajectory(H: Tensor, w_star: Tensor, lr: float, steps: int) -> Tensor:
     >>> gd_trajectory(H, torch.ones(2, dtype=torch.float64), 0.5, 2)[-1]
     tensor([0.7500, 0.0975], dtype=torch.float64)
     """
-    _check_quadratic(H, w_star)
+    check_quadratic(H, w_star)
     lr = check_real("lr", lr, low=0.0, low_open=True)
     steps = check_int("steps", steps, low=0)
     eigvals, Q = torch.linalg.eigh(H)
@@ -250,14 +237,18 @@ class _Scripted(nn.Module):
         self.w = nn.Parameter(torch.zeros(2, dtype=torch.float64))
 
 
-def _stopper(patience: int, planted: str | None) -> EarlyStopping:
-    # "patience off by one": a stopper that gives up only after patience + 1 bad evaluations
-    return EarlyStopping(patience + 1 if planted == "patience off by one" else patience)
+# How EarlyStopping is used in ES-1, and the mistakes the check rejects: (extra patience, restore?).
+_USE = (0, True)
+_MISUSE = {
+    "last parameters returned": (0, False),  # the parameters at the stopping evaluation kept
+    "patience off by one": (1, True),  # gives up only after patience + 1 bad evaluations
+}
 
 
-def _es1_scripted(losses, patience: int, planted: str | None = None) -> tuple[list[float], list[float]]:
+def _es1_scripted(losses, patience: int, use=_USE) -> tuple[list[float], list[float]]:
     model = _Scripted()
-    stopper = _stopper(patience, planted)
+    extra, restores = use
+    stopper = EarlyStopping(patience + extra)
     stop = len(losses) - 1
     for t, loss in enumerate(losses):
         with torch.no_grad():
@@ -265,7 +256,7 @@ def _es1_scripted(losses, patience: int, planted: str | None = None) -> tuple[li
         if stopper.step(loss, model):
             stop = t
             break
-    if planted != "last parameters returned":
+    if restores:
         stopper.restore(model)
     ref_stop, ref_best = scripted_stopping(losses, patience)
     expected = [ref_stop, ref_best, ref_best, -2.0 * ref_best]
@@ -283,13 +274,14 @@ def _overfitting_regression(seed: int = 0):
     return X[:n], y[:n, None], X[n:], y[n:, None]
 
 
-def _es1_real(patience: int = 10, planted: str | None = None) -> tuple[list[float], list[float], dict]:
+def _es1_real(patience: int = 10, use=_USE) -> tuple[list[float], list[float], dict]:
     X, y, Xv, yv = _overfitting_regression()
     model = nn.Linear(X.shape[1], 1, dtype=torch.float64)
     with torch.no_grad():
         model.weight.zero_()
         model.bias.zero_()
-    stopper = _stopper(patience, planted)
+    extra, restores = use
+    stopper = EarlyStopping(patience + extra)
     snapshots: list[Tensor] = []  # every evaluated parameter vector, kept independently
 
     def callback(epoch, m, history):
@@ -299,7 +291,7 @@ def _es1_real(patience: int = 10, planted: str | None = None) -> tuple[list[floa
 
     config = TrainConfig(epochs=400, lr=0.01, batch_size=X.shape[0], momentum=0.0, loss="mse")
     history = fit(model, X, y, config=config, val=(Xv, yv), callback=callback)
-    if planted != "last parameters returned":
+    if restores:
         stopper.restore(model)
     restored = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     ref_stop, best = scripted_stopping(history.val_loss, patience)  # the definition, on the losses seen
@@ -329,9 +321,10 @@ def check_es1(*, planted=None) -> Check:
     by :func:`reglab.training.fit` until it overfits, whose parameters are recorded at every epoch.
     The first numbers are the stopping and best indices.
     """
+    use = choose(planted, _USE, _MISUSE)
     losses = [5.0, 4.0, 3.0, 3.2, 2.9, 3.0, 3.1, 2.95, 3.3, 3.4, 1.0]
-    exp_s, got_s = _es1_scripted(losses, patience=3, planted=planted)
-    exp_r, got_r, _ = _es1_real(planted=planted)
+    exp_s, got_s = _es1_scripted(losses, patience=3, use=use)
+    exp_r, got_r, _ = _es1_real(use=use)
     return compare(
         "ES-1",
         exp_s + exp_r,
@@ -366,6 +359,11 @@ def _es2_problem():
     return quadratic_problem(5, eigenvalues=eigvals, seed=3)
 
 
+def _trajectory_one_step_behind(H: Tensor, w_star: Tensor, lr: float, steps: int) -> Tensor:
+    """The slip (I - eps Lambda)^(t-1) for (I - eps Lambda)^t: row t holds the iterate t - 1."""
+    return torch.cat([torch.zeros_like(w_star)[None], gd_trajectory(H, w_star, lr, steps - 1)])
+
+
 ES2_LR, ES2_STEPS, ES2_X_MAX = 0.01, 50, 0.2
 
 
@@ -385,9 +383,8 @@ def check_es2(*, planted=None) -> Check:
     """ES-2 (exact part): the closed-form iterates against 60 gradient steps actually taken."""
     H, w_star, _, _ = _es2_problem()
     lr, steps = 0.2, 60
-    closed = gd_trajectory(H, w_star, lr, steps)
-    if planted == "exponent tau-1 for tau":
-        closed = torch.cat([torch.zeros_like(closed[:1]), gd_trajectory(H, w_star, lr, steps - 1)])
+    trajectory = choose(planted, gd_trajectory, {"exponent tau-1 for tau": _trajectory_one_step_behind})
+    closed = trajectory(H, w_star, lr, steps)
     run = _run_gd(H, w_star, lr, steps)
     return compare(
         "ES-2",
@@ -419,11 +416,16 @@ def check_es2_l2_agreement(lr: float = ES2_LR, steps: int = ES2_STEPS, *, plante
     :func:`shrink_factor_table`), not a fitted number.
     """
     H, w_star, Q, lam = _es2_problem()
-    alpha = lr * steps if planted == "alpha = tau*eps" else equivalent_alpha(lr, steps)
+    alpha = equivalent_alpha(lr, steps)
+    # (alpha, steps run, flattest direction's GD factor taken as 0?)
+    alpha, run_steps, flattest_zero = choose(planted, (alpha, steps, False), {
+        "smallest factor set to 0": (alpha, steps, True),
+        "alpha = tau*eps": (lr * steps, steps, False),
+        "exponent tau-1 in the factor": (alpha, steps - 1, False),
+    })
     coords = Q.T @ w_star
-    run_steps = steps - 1 if planted == "exponent tau-1 in the factor" else steps
     gd = (Q.T @ _run_gd(H, w_star, lr, run_steps)[-1]) / coords
-    if planted == "smallest factor set to 0":
+    if flattest_zero:
         gd = torch.where(lam == lam.min(), torch.zeros_like(gd), gd)
     l2 = (Q.T @ l2_solution(H, w_star, alpha)) / coords
     x = steps * lr * lam
@@ -440,14 +442,3 @@ def check_es2_l2_agreement(lr: float = ES2_LR, steps: int = ES2_STEPS, *, plante
         f"{ES2_X_MAX:g};\n    tolerance (tau eps lambda_i)^2 per direction",
     )
 
-
-ES3 = experiment(
-    "ES-3",
-    chapter=CHAPTER,
-    claim="On MNIST-1D with 500 training signals an over-parameterised MLP's validation loss is U-shaped, but "
-    "restoring it to its lowest validation loss lowers test accuracy against the last epoch: the expected "
-    "gain is contradicted (difference per seed, 5 seeds).",
-    expected="increase",
-    measures="test accuracy at the lowest validation loss minus at the last epoch",
-    unit="points",
-)
