@@ -1,4 +1,7 @@
 """The book's figure helpers."""
+import gc
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,8 +24,15 @@ def test_animation_is_self_contained_html():
 
 
 def test_invalid_animation_mode_rejected():
+    anim = _animation()
     with pytest.raises(ValueError, match="default_mode must be one of"):
-        animation_html(_animation(), default_mode="bounce")
+        animation_html(anim, default_mode="bounce")
+    # Rejected before it was drawn: matplotlib would warn when it is collected, so collect it here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        plt.close("all")
+        del anim
+        gc.collect()
 
 
 def test_book_style_uses_png_sized_figures():

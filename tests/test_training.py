@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from reglab.training import (
-    StackedLinear,
     StackedMLP,
     TrainConfig,
     accuracy,
@@ -51,32 +50,6 @@ def test_seed_everything_rejects_negative_seeds():
 def test_seed_everything_rejects_non_integer_seeds(bad):
     with pytest.raises(TypeError, match="seed must be an integer"):
         seed_everything(bad)
-
-
-# --- TrainConfig -------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "field, value",
-    [
-        ("epochs", 0),
-        ("lr", 0.0),
-        ("lr", float("nan")),
-        ("batch_size", 0),
-        ("optimizer", "rmsprop"),
-        ("momentum", 1.0),
-        ("momentum", -0.1),
-        ("weight_decay", -1e-3),
-        ("loss", "hinge"),
-        ("seed", -2),
-    ],
-)
-def test_train_config_rejects_settings_out_of_range(field, value):
-    with pytest.raises(ValueError, match=field):
-        TrainConfig(**{field: value})
-
-
-def test_train_config_rejects_a_non_integer_epoch_count():
-    with pytest.raises(TypeError, match="epochs must be an integer"):
-        TrainConfig(epochs=2.0)
 
 
 # --- accuracy ----------------------------------------------------------------------------------
@@ -149,68 +122,6 @@ def test_fit_rejects_bad_input():
         fit(model, X, y[:-1], config=TrainConfig())
     with pytest.raises(TypeError, match="X must be a torch.Tensor"):
         fit(model, X.numpy(), y, config=TrainConfig())
-
-
-# --- StackedLinear, StackedMLP -----------------------------------------------------------------
-def test_stacked_linear_is_one_linear_layer_per_member():
-    layer = StackedLinear(3, 4, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    x = torch.randn(5, 4, dtype=torch.float64)
-    out = layer(x)
-    assert out.shape == (3, 5, 2)
-    for m in range(3):
-        assert torch.allclose(out[m], F.linear(x, layer.weight[m], layer.bias[m]))
-    per_member = torch.randn(3, 5, 4, dtype=torch.float64)
-    assert torch.allclose(layer(per_member)[1], F.linear(per_member[1], layer.weight[1], layer.bias[1]))
-
-
-def test_stacked_linear_initialises_like_nn_linear():
-    layer = StackedLinear(50, 16, 8, generator=torch.Generator().manual_seed(0))
-    bound = 1 / 16**0.5
-    assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
-    assert not torch.equal(layer.weight[0], layer.weight[1])
-
-
-def test_stacked_linear_rejects_bad_sizes():
-    with pytest.raises(ValueError, match="num_models must be an integer in"):
-        StackedLinear(0, 2, 2)
-    with pytest.raises(TypeError, match="in_features must be an integer"):
-        StackedLinear(1, 2.0, 2)
-
-
-def test_stacked_mlp_members_are_independent_mlps():
-    model = StackedMLP(2, (4, 6, 3), seed=0, dtype=torch.float64)
-    x = torch.randn(7, 4, dtype=torch.float64)
-    out = model(x)
-    for m in range(2):
-        h = torch.relu(F.linear(x, model.layers[0].weight[m], model.layers[0].bias[m]))
-        assert torch.allclose(out[m], F.linear(h, model.layers[1].weight[m], model.layers[1].bias[m]))
-    expected_l2 = [0.5 * sum(w[m].pow(2).sum() for w in model.weights()) for m in range(2)]
-    assert torch.allclose(model.member_l2(), torch.stack(expected_l2))
-
-
-def test_stacked_mlp_dropout_acts_only_in_training():
-    model = StackedMLP(1, (4, 50, 2), seed=0, dropout_keep=0.5, dtype=torch.float64)
-    x = torch.randn(3, 4, dtype=torch.float64)
-    model.eval()
-    assert torch.equal(model(x), model(x))
-    model.train()
-    torch.manual_seed(0)
-    assert not torch.equal(model(x), model(x))
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [
-        (dict(num_models=2, sizes=(4,)), ValueError, "sizes must list at least an input and an output width"),
-        (dict(num_models=2, sizes=(4, 0, 2)), ValueError, r"sizes\[1\] must be an integer in"),
-        (dict(num_models=0, sizes=(4, 2)), ValueError, "num_models must be an integer in"),
-        (dict(num_models=2, sizes=(4, 2), dropout_keep=0.0), ValueError, r"dropout_keep must be in \(0, 1\]"),
-        (dict(num_models=2, sizes=(4, 2), seed=-1), ValueError, "seed must be an integer in"),
-    ],
-)
-def test_stacked_mlp_rejects_bad_arguments(kwargs, error, message):
-    with pytest.raises(error, match=message):
-        StackedMLP(**kwargs)
 
 
 # --- fit_stacked, evaluate_stacked -------------------------------------------------------------

@@ -14,17 +14,24 @@ import sys as _sys
 
 from .adversarial import *  # noqa: F401,F403
 from .augment import *  # noqa: F401,F403
+from .augment_images import *  # noqa: F401,F403
+from .curvature import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .early_stopping import *  # noqa: F401,F403
 from .ensembles import *  # noqa: F401,F403
 from .exercises import *  # noqa: F401,F403
+from .labels import *  # noqa: F401,F403
 from .multitask import *  # noqa: F401,F403
 from .noise import *  # noqa: F401,F403
 from .penalties import *  # noqa: F401,F403
 from .plotting import *  # noqa: F401,F403
+from .runs import *  # noqa: F401,F403
+from .solvers import *  # noqa: F401,F403
 from .sparse_coding import *  # noqa: F401,F403
+from .stacked import *  # noqa: F401,F403
 from .stats import *  # noqa: F401,F403
+from .symbolic import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
@@ -32,20 +39,29 @@ __version__ = "0.1.0"
 _MODULES = (
     "adversarial",
     "augment",
+    "augment_images",
+    "curvature",
     "data",
     "dropout",
     "early_stopping",
     "ensembles",
     "exercises",
+    "labels",
     "multitask",
     "noise",
     "penalties",
     "plotting",
+    "runs",
+    "solvers",
     "sparse_coding",
+    "stacked",
     "stats",
+    "symbolic",
     "training",
 )
 # The ledger's results are registered by the chapter modules of both wings.
 from . import derivations, experiments  # noqa: E402,F401
 
-__all__ = [name for _m in _MODULES for name in _sys.modules[f"{__name__}.{_m}"].__all__]
+# A module that was split keeps re-exporting the names it held (``reglab.training.StackedMLP`` is
+# ``reglab.stacked.StackedMLP``): each name is listed once, from the first module that declares it.
+__all__ = list(dict.fromkeys(name for _m in _MODULES for name in _sys.modules[f"{__name__}.{_m}"].__all__))

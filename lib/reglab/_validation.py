@@ -63,6 +63,14 @@ def check_tensor(name: str, value, *, ndim=None, floating: bool = False, finite:
     return value
 
 
+def check_batch(name: str, x) -> torch.Tensor:
+    """Check a floating-point batch whose *last* dimension holds one example (at least 1-D)."""
+    check_tensor(name, x, floating=True)
+    if x.dim() < 1:
+        raise ValueError(f"{name} must have at least 1 dimension (examples on the last), but got a scalar")
+    return x
+
+
 def all_finite(value: torch.Tensor) -> bool:
     """Whether every value is finite; a meta tensor (shape only, no values) counts as finite."""
     if value.device.type == "meta":

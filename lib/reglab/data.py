@@ -33,6 +33,14 @@ class Dataset:
     y_test : Tensor of shape (n_test,)
     num_classes : int (0 for regression)
     name : str
+
+    Examples
+    --------
+    >>> data = Dataset(torch.zeros(3, 2), torch.zeros(3), torch.zeros(1, 2), torch.zeros(1), 0, "toy")
+    >>> data
+    Dataset('toy': train (3, 2), test (1, 2), classes=0)
+    >>> data.subset(2).x_train.shape
+    torch.Size([2, 2])
     """
 
     x_train: Tensor
@@ -111,6 +119,11 @@ def mnist1d(*, seed: int = 42, dtype: torch.dtype = torch.float64) -> Dataset:
     -----
     Greydanus (2020), "Scaling down deep learning". The package's defaults are used
     (templates of length 12, padding, shear, translation, correlated and iid noise).
+
+    Examples
+    --------
+    >>> mnist1d()
+    Dataset('MNIST-1D': train (4000, 40), test (1000, 40), classes=10)
     """
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
     x, y, xt, yt = _mnist1d_arrays(seed)
@@ -139,6 +152,14 @@ def digits(*, test_fraction: float = 0.25, seed: int = 0, dtype: torch.dtype = t
     -------
     Dataset
         Images flattened to 64 pixels (reshape to (8, 8) to look at them); labels 0-9.
+
+    Examples
+    --------
+    >>> data = digits()
+    >>> data
+    Dataset('digits 8x8': train (1347, 64), test (450, 64), classes=10)
+    >>> float(data.x_train.min()), float(data.x_train.max())
+    (0.0, 1.0)
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -182,6 +203,15 @@ def polynomial_regression(
     -------
     (Dataset, coefficients) : the data with ``x_*`` of shape (n, 1), and the true coefficients
         (lowest degree first).
+
+    Examples
+    --------
+    >>> data, coef = polynomial_regression(20, true_degree=2, noise=0.0)
+    >>> data.x_train.shape, coef.shape
+    (torch.Size([20, 1]), torch.Size([3]))
+    >>> x = data.x_train[:, 0]  # without noise, y is the polynomial itself
+    >>> torch.allclose(data.y_train, coef[0] + coef[1] * x + coef[2] * x**2)
+    True
     """
     n_train = check_int("n_train", n_train, low=1)
     n_test = check_int("n_test", n_test, low=1)
@@ -221,6 +251,14 @@ def quadratic_problem(
     -------
     (H, w_star, Q, eigenvalues)
         H = Q diag(eigenvalues) Q^T, symmetric positive definite.
+
+    Examples
+    --------
+    >>> H, w_star, Q, lam = quadratic_problem(3)
+    >>> lam
+    tensor([ 0.0100,  0.3162, 10.0000], dtype=torch.float64)
+    >>> torch.allclose(torch.linalg.eigvalsh(H), lam)
+    True
     """
     dim = check_int("dim", dim, low=1)
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._validation import check_choice, check_int, check_tensor
-from .training import History, TrainConfig
+from .runs import History, TrainConfig, _make_optimizer, _stacked_epoch
 
 __all__ = ["MultitaskMLP", "soft_sharing_penalty", "fit_multitask", "evaluate_multitask"]
 
@@ -281,7 +281,21 @@ def fit_multitask(
     each head by ``alpha``, against the summed losses. (Adding ``alpha * member_l2()`` to the
     *mean* loss would instead penalise every separate network and every head ``T`` times
     harder than the trunk.) A shared trunk receives the gradients of all tasks. Members share
-    nothing; their summed objective trains each as if alone.
+    nothing; their summed objective trains each as if alone. The optimizer and the minibatch
+    order (each member its own, the same positions in every task) are those of
+    :func:`reglab.training.fit_stacked`.
+
+    Examples
+    --------
+    Two members, three regression tasks of 20 examples, a shared trunk with task heads:
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, Y = torch.randn(3, 20, 4, generator=g), torch.randn(3, 20, 1, generator=g)
+    >>> net = MultitaskMLP(2, (4, 8, 1), num_tasks=3, shared_layers=1)
+    >>> config = TrainConfig(epochs=5, lr=0.01, batch_size=10, optimizer="adam", loss="mse")
+    >>> history = fit_multitask(net, X, Y, config=config)
+    >>> len(history.train_loss), len(history.train_loss[0])  # epochs, members
+    (5, 2)
     """
     if not isinstance(model, MultitaskMLP):
         raise TypeError(f"model must be a MultitaskMLP, but got {type(model).__name__}")
@@ -298,32 +312,25 @@ def fit_multitask(
             raise ValueError("sample_weight must be >= 0 with a positive total for every member, but it is not")
         sample_weight = sample_weight.expand(M, T, n)
     gen = torch.Generator().manual_seed(config.seed)
-    opt = (
-        torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
-        if config.optimizer == "sgd"
-        else torch.optim.Adam(model.parameters(), lr=config.lr)
-    )
-    rows, tasks = torch.arange(M).view(M, 1, 1), torch.arange(T).view(1, T, 1)
+    opt = _make_optimizer(model.parameters(), config)
+    rows, tasks = torch.arange(M, device=X.device).view(M, 1, 1), torch.arange(T, device=X.device).view(1, T, 1)
+
+    def step(cols: Tensor) -> tuple[Tensor, Tensor]:
+        idx = cols.unsqueeze(1)  # (M, 1, b): the same positions in every task
+        xb, yb = X[rows, tasks, idx], Y[rows, tasks, idx]
+        wb = None if sample_weight is None else sample_weight[rows, tasks, idx]
+        per_member = _per_member_loss(config.loss, model(xb), yb, wb)
+        objective = per_member
+        if config.weight_decay:  # alpha on the summed objective = alpha / T on the mean (Notes)
+            objective = objective + (config.weight_decay / T) * model.member_l2()
+        if extra_loss is not None:
+            objective = objective + extra_loss(model)
+        return per_member, objective
+
     history = History()
     model.train()
     for _ in range(config.epochs):
-        order = torch.argsort(torch.rand(M, n, generator=gen), dim=1)
-        total = torch.zeros(M, dtype=torch.float64)
-        for start in range(0, n, config.batch_size):
-            idx = order[:, start : start + config.batch_size].unsqueeze(1)  # (M, 1, b)
-            xb, yb = X[rows, tasks, idx], Y[rows, tasks, idx]
-            wb = None if sample_weight is None else sample_weight[rows, tasks, idx]
-            per_member = _per_member_loss(config.loss, model(xb), yb, wb)
-            objective = per_member
-            if config.weight_decay:  # alpha on the summed objective = alpha / T on the mean (Notes)
-                objective = objective + (config.weight_decay / T) * model.member_l2()
-            if extra_loss is not None:
-                objective = objective + extra_loss(model)
-            opt.zero_grad()
-            objective.sum().backward()
-            opt.step()
-            total += per_member.detach().to(torch.float64) * idx.shape[-1]
-        history.train_loss.append((total / n).tolist())
+        history.train_loss.append(_stacked_epoch(opt, gen, M, n, config.batch_size, step, device=X.device))
     model.eval()
     return history
 
@@ -342,6 +349,13 @@ def evaluate_multitask(model: MultitaskMLP, X: Tensor, Y: Tensor, *, loss: str =
     dict
         ``{"loss": Tensor (M, T)}`` (squared error summed over outputs, averaged over
         examples) and, for classification, ``"accuracy": Tensor (M, T)``.
+
+    Examples
+    --------
+    >>> net = MultitaskMLP(2, (4, 8, 3), num_tasks=5, shared_layers=1)
+    >>> X, Y = torch.zeros(5, 10, 4), torch.zeros(5, 10, dtype=torch.long)
+    >>> evaluate_multitask(net, X, Y, loss="cross_entropy")["accuracy"].shape  # members, tasks
+    torch.Size([2, 5])
     """
     if not isinstance(model, MultitaskMLP):
         raise TypeError(f"model must be a MultitaskMLP, but got {type(model).__name__}")

@@ -26,6 +26,17 @@ def penalized_parameters(params, *, include_bias: bool = False) -> list[Tensor]:
         is taken as given.
     include_bias : bool
         Also penalize the parameters of dimension < 2 of a module.
+
+    Returns
+    -------
+    list of Tensor
+
+    Examples
+    --------
+    >>> [tuple(p.shape) for p in penalized_parameters(nn.Linear(3, 2))]  # the weight, not the bias
+    [(2, 3)]
+    >>> len(penalized_parameters(nn.Linear(3, 2), include_bias=True))
+    2
     """
     if not isinstance(include_bias, bool):
         raise TypeError(f"include_bias must be True or False, but got {include_bias!r}")
@@ -200,8 +211,10 @@ def soft_threshold(w: Tensor, threshold) -> Tensor:
 
     Examples
     --------
-    >>> soft_threshold(torch.tensor([3.0, -0.5, -2.0]), 1.0)
+    >>> soft_threshold(torch.tensor([3.0, 0.5, -2.0]), 1.0)
     tensor([ 2.,  0., -1.])
+    >>> soft_threshold(torch.tensor([-0.5]), 1.0) == 0  # a zero (printed -0. for negative w)
+    tensor([True])
     """
     check_tensor("w", w, floating=True)
     if isinstance(threshold, Tensor) and threshold.numel() > 1:

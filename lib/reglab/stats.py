@@ -63,6 +63,16 @@ def format_ci(values, *, scale: float = 100.0, digits: int = 1, unit: str = " %"
         Decimals printed.
     unit : str
         Appended to the text.
+
+    Returns
+    -------
+    str
+        The mean and the half-width of :func:`mean_ci`, scaled, joined by a ``±`` sign.
+
+    Examples
+    --------
+    >>> format_ci([0.91, 0.92, 0.93, 0.90, 0.94])
+    '92.0 ± 2.0 %'
     """
     scale = check_real("scale", scale)
     m, h = mean_ci(_as_values(values) * scale)

@@ -1,25 +1,29 @@
 """Seeding, a small training loop, and many models (seeds) trained at once as one.
 
 Multi-seed experiments stack the weights of ``M`` independent networks along a leading
-dimension (:class:`StackedMLP`) and train them with one loop (:func:`fit_stacked`), so five
-seeds cost roughly what one larger network costs, not five runs. Each member has its own
-initialisation, its own minibatch order and, optionally, its own training subset (bootstrap)
-and penalty weight, so the members are statistically independent runs.
+dimension (:class:`StackedMLP`) and train them with one loop
+(:func:`fit_stacked`), so five seeds cost roughly what one larger network costs, not five runs.
+Each member has its own initialisation, its own minibatch order and, optionally, its own
+training subset (bootstrap) and penalty weight, so the members are statistically independent
+runs.
+
+The settings and record of a run (:class:`TrainConfig`, :class:`History`) live in
+``reglab.runs`` and the stacked models (:class:`StackedMLP`, :func:`paired_stacked_mlp`) in
+``reglab.stacked``; both are importable from here too.
 """
 from __future__ import annotations
 
 import copy
-import math
 import random
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._validation import check_choice, check_int, check_real, check_tensor
+from ._validation import check_choice, check_int, check_tensor
+from .runs import History, TrainConfig, _loss, _make_optimizer, _stacked_epoch
+from .stacked import StackedLinear, StackedMLP, paired_stacked_mlp
 
 __all__ = [
     "seed_everything",
@@ -29,6 +33,7 @@ __all__ = [
     "accuracy",
     "StackedLinear",
     "StackedMLP",
+    "paired_stacked_mlp",
     "fit_stacked",
     "evaluate_stacked",
 ]
@@ -59,69 +64,6 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@dataclass
-class TrainConfig:
-    """Settings of one training run.
-
-    Attributes
-    ----------
-    epochs : int
-        Passes over the training set.
-    lr : float
-        Learning rate (the lecture's epsilon).
-    batch_size : int
-        Minibatch size.
-    optimizer : str
-        ``"sgd"``, ``"adam"`` or ``"adamw"``.
-    momentum : float
-        SGD momentum.
-    weight_decay : float
-        Penalty weight alpha of an L2 term added to the loss, ``alpha * l2_penalty`` over the
-        weight matrices only (biases are not decayed). For ``"adamw"`` it is the decoupled decay.
-    loss : str
-        ``"cross_entropy"`` or ``"mse"``.
-    seed : int
-        Seed of the initialisation and minibatch order.
-    """
-
-    epochs: int = 20
-    lr: float = 0.05
-    batch_size: int = 100
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    loss: str = "cross_entropy"
-    seed: int = 0
-
-    def __post_init__(self):
-        check_int("epochs", self.epochs, low=1)
-        check_real("lr", self.lr, low=0.0, low_open=True)
-        check_int("batch_size", self.batch_size, low=1)
-        check_choice("optimizer", self.optimizer, ("sgd", "adam", "adamw"))
-        check_real("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
-        check_real("weight_decay", self.weight_decay, low=0.0)
-        check_choice("loss", self.loss, ("cross_entropy", "mse"))
-        check_int("seed", self.seed, low=0)
-
-
-@dataclass
-class History:
-    """What a training run measured; arrays have one row per epoch (or evaluation).
-
-    For stacked models every array has a last dimension of size ``num_models``.
-    """
-
-    train_loss: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    eval_epochs: list = field(default_factory=list)
-    best_epoch: object = None
-
-    def as_arrays(self) -> dict:
-        """The history as NumPy arrays."""
-        return {k: np.asarray(v) for k, v in self.__dict__.items() if v is not None}
-
-
 def accuracy(logits: Tensor, y: Tensor) -> Tensor:
     """Fraction of rows whose arg-max equals the label (over the last two dims if stacked).
 
@@ -134,29 +76,18 @@ def accuracy(logits: Tensor, y: Tensor) -> Tensor:
     -------
     Tensor
         A scalar, or shape (M,) for stacked logits.
+
+    Examples
+    --------
+    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    >>> accuracy(logits, torch.tensor([0, 1, 1]))
+    tensor(0.6667, dtype=torch.float64)
     """
     check_tensor("logits", logits, ndim=(2, 3))
     check_tensor("y", y, ndim=1)
     if logits.shape[-2] != y.shape[0]:
         raise ValueError(f"logits have {logits.shape[-2]} rows but y has {y.shape[0]} labels")
     return (logits.argmax(-1) == y).to(torch.float64).mean(-1)
-
-
-def _loss(kind: str, out: Tensor, y: Tensor) -> Tensor:
-    """Per-model mean loss; ``out`` is (n, k) or (M, n, k) and ``y`` matches its leading dims."""
-    if kind == "cross_entropy":
-        per = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="none")
-    else:
-        per = (out.reshape(-1, out.shape[-1]) - y.reshape(-1, out.shape[-1]).to(out.dtype)).pow(2).sum(-1)
-    return per.reshape(out.shape[:-1]).mean(-1)
-
-
-def _make_optimizer(params, config: TrainConfig):
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def fit(
@@ -189,6 +120,18 @@ def fit(
     Returns
     -------
     History
+        ``train_loss`` per epoch (the mean minibatch loss, penalty included); ``val_loss`` and
+        ``val_accuracy`` per epoch if ``val`` is given.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(64, 2, generator=g), torch.randint(0, 2, (64,), generator=g)
+    >>> _ = torch.manual_seed(0)  # the initialisation of nn.Linear
+    >>> net = nn.Linear(2, 2)
+    >>> history = fit(net, X, y, config=TrainConfig(epochs=3, batch_size=16), val=(X, y))
+    >>> len(history.train_loss), len(history.val_accuracy)
+    (3, 3)
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
@@ -236,117 +179,6 @@ def fit(
     return history
 
 
-class StackedLinear(nn.Module):
-    """``num_models`` independent linear layers applied at once.
-
-    Parameters
-    ----------
-    num_models, in_features, out_features : int
-    generator : torch.Generator, optional
-        Initialisation as ``nn.Linear`` (uniform in +-1/sqrt(in_features)), independently
-        for every member.
-    dtype : torch.dtype, optional
-
-    Shape:
-        - Input: (num_models, b, in_features), or (b, in_features) shared by all members.
-        - Output: (num_models, b, out_features).
-    """
-
-    def __init__(self, num_models: int, in_features: int, out_features: int, *, generator=None, dtype=None):
-        super().__init__()
-        self.num_models = check_int("num_models", num_models, low=1)
-        self.in_features = check_int("in_features", in_features, low=1)
-        self.out_features = check_int("out_features", out_features, low=1)
-        dtype = dtype or torch.get_default_dtype()
-        bound = 1.0 / math.sqrt(in_features)
-        w = torch.rand(num_models, out_features, in_features, generator=generator, dtype=dtype)
-        b = torch.rand(num_models, out_features, generator=generator, dtype=dtype)
-        self.weight = nn.Parameter((2 * w - 1) * bound)
-        self.bias = nn.Parameter((2 * b - 1) * bound)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() == 2:
-            x = x.unsqueeze(0).expand(self.num_models, -1, -1)
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
-
-    def extra_repr(self) -> str:
-        return f"num_models={self.num_models}, in_features={self.in_features}, out_features={self.out_features}"
-
-
-def _as_sizes(name: str, sizes) -> list:
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of layer widths such as (40, 100, 10), but got {sizes!r}")
-    return list(sizes)
-
-
-class StackedMLP(nn.Module):
-    """``num_models`` independent multilayer perceptrons with ReLU, trained as one module.
-
-    Parameters
-    ----------
-    num_models : int
-        Number of independent members (e.g. seeds).
-    sizes : sequence of int
-        Layer widths from input to output, e.g. ``(40, 100, 100, 10)``.
-    seed : int
-        Seed of the initialisation; member ``m`` differs from member ``m'``.
-    dropout_keep : float in (0, 1], optional
-        Keep probability of (inverted) dropout on every hidden layer while training.
-    dtype : torch.dtype, optional
-
-    Shape:
-        - Input: (b, sizes[0]) shared, or (num_models, b, sizes[0]) per member.
-        - Output: (num_models, b, sizes[-1]).
-
-    Attributes
-    ----------
-    hidden : list of Tensor
-        The post-activation hidden values of the last forward pass (for sparsity measures).
-    """
-
-    def __init__(self, num_models: int, sizes: Sequence[int], *, seed: int = 0, dropout_keep: float | None = None, dtype=None):
-        super().__init__()
-        num_models = check_int("num_models", num_models, low=1)
-        sizes = _as_sizes("sizes", sizes)
-        if len(sizes) < 2:
-            raise ValueError(f"sizes must list at least an input and an output width, but got {sizes}")
-        for i, s in enumerate(sizes):
-            check_int(f"sizes[{i}]", s, low=1)
-        if dropout_keep is not None:
-            check_real("dropout_keep", dropout_keep, low=0.0, high=1.0, low_open=True)
-        gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-        self.num_models = check_int("num_models", num_models, low=1)
-        self.sizes = sizes
-        self.dropout_keep = dropout_keep
-        self.layers = nn.ModuleList(
-            StackedLinear(num_models, a, b, generator=gen, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])
-        )
-        self.hidden: list[Tensor] = []
-
-    def forward(self, x: Tensor) -> Tensor:
-        self.hidden = []
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = torch.relu(x)
-                self.hidden.append(x)
-                if self.training and self.dropout_keep is not None and self.dropout_keep < 1:
-                    mask = torch.rand_like(x) < self.dropout_keep
-                    x = x * mask / self.dropout_keep
-        return x
-
-    def weights(self) -> list[Tensor]:
-        """The weight tensors (num_models, out, in) of every layer (the decayed parameters)."""
-        return [layer.weight for layer in self.layers]
-
-    def member_l2(self) -> Tensor:
-        """One half the squared norm of each member's weights, shape (num_models,)."""
-        return sum(0.5 * w.pow(2).sum(dim=(1, 2)) for w in self.weights())
-
-    def extra_repr(self) -> str:
-        return f"num_models={self.num_models}, sizes={self.sizes}, dropout_keep={self.dropout_keep}"
-
-
 class _Progress:
     """A one-line progress display in a notebook that nbval can still compare.
 
@@ -383,6 +215,13 @@ def evaluate_stacked(model: nn.Module, X: Tensor, y: Tensor, *, loss: str = "cro
     -------
     dict
         ``{"loss": Tensor (M,), "accuracy": Tensor (M,)}`` (accuracy only for classification).
+
+    Examples
+    --------
+    >>> net = StackedMLP(3, (4, 8, 2), seed=0)
+    >>> measured = evaluate_stacked(net, torch.randn(10, 4), torch.zeros(10, dtype=torch.long))
+    >>> measured["loss"].shape, measured["accuracy"].shape
+    (torch.Size([3]), torch.Size([3]))
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module (e.g. a StackedMLP), but got {type(model).__name__}")
@@ -454,6 +293,18 @@ def fit_stacked(
     The loss summed over members has, for each member, exactly the gradient of that member's
     own loss, because members share no parameter; per-parameter optimisers (SGD, Adam) then
     update each member as if it were trained alone.
+
+    Examples
+    --------
+    Three members, each with its own L2 penalty weight, trained in one run:
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X, y = torch.randn(60, 4, generator=g), torch.randint(0, 2, (60,), generator=g)
+    >>> net = StackedMLP(3, (4, 8, 2), seed=0)
+    >>> history = fit_stacked(net, X, y, config=TrainConfig(epochs=2, batch_size=20),
+    ...                       weight_decay=torch.tensor([0.0, 0.01, 0.1]), val=(X, y))
+    >>> np.asarray(history.train_loss).shape  # (epochs, members)
+    (2, 3)
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, but got {type(config).__name__}")
@@ -488,29 +339,25 @@ def fit_stacked(
     best_state = copy.deepcopy(model.state_dict()) if keep_best else None
     rows = torch.arange(M, device=dev).unsqueeze(1)
     bar = _Progress(f"training {M} members for {config.epochs} epochs", config.epochs, progress)
+
+    def step(cols: Tensor) -> tuple[Tensor, Tensor]:
+        idx = member_indices[rows, cols]
+        xb, yb = X[idx], y[idx]
+        if transform is not None:
+            xb, yb = transform(xb, yb, model)
+        out = model(xb)
+        per_member = _loss(config.loss, out, yb)
+        objective = per_member
+        if bool((decay > 0).any()):
+            objective = objective + decay.to(device=out.device, dtype=out.dtype) * model.member_l2()
+        if extra_loss is not None:
+            objective = objective + extra_loss(model, xb, yb, out)
+        return per_member, objective
+
     for epoch in range(config.epochs):
         bar.update(epoch + 1)
         model.train()
-        # The CPU generator draws the order (the same on every device), then it moves.
-        order = torch.argsort(torch.rand(M, n_m, generator=gen), dim=1).to(dev)
-        total = torch.zeros(M, dtype=torch.float64, device=dev)
-        for start in range(0, n_m, config.batch_size):
-            idx = member_indices[rows, order[:, start : start + config.batch_size]]
-            xb, yb = X[idx], y[idx]
-            if transform is not None:
-                xb, yb = transform(xb, yb, model)
-            out = model(xb)
-            per_member = _loss(config.loss, out, yb)
-            objective = per_member
-            if bool((decay > 0).any()):
-                objective = objective + decay.to(device=out.device, dtype=out.dtype) * model.member_l2()
-            if extra_loss is not None:
-                objective = objective + extra_loss(model, xb, yb, out)
-            opt.zero_grad()
-            objective.sum().backward()
-            opt.step()
-            total += per_member.detach().to(torch.float64) * idx.shape[1]
-        history.train_loss.append((total / n_m).tolist())
+        history.train_loss.append(_stacked_epoch(opt, gen, M, n_m, config.batch_size, step, device=dev))
         if val is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == config.epochs):
             measured = evaluate_stacked(model, val[0], val[1], loss=config.loss)
             vloss = measured["loss"].to(torch.float64)
