@@ -9,34 +9,31 @@
   (:func:`subgradient_band`); L2 has no zeros.
 - L1-5 (beyond the lecture): L2 is MAP estimation with a Gaussian prior, L1 with a Laplace prior.
 
-The second computations (:func:`brute_force_l1`, :func:`proximal_gradient`,
-:func:`subgradient_descent`, :func:`sympy_l1_solution`) serve this chapter only. Experiment L1-6
-(L1 against L2 on the 8x8 digits) is registered and run in :mod:`reglab.experiments.l1_penalty`.
+The minimisers the checks use (brute force, ISTA, the subgradient method) are in :mod:`reglab.solvers`.
+Experiment L1-6 (L1 against L2 on the 8x8 digits) is registered and run in :mod:`reglab.experiments.l1_penalty`.
 """
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .._validation import check_choice, check_int, check_quadratic, check_real, check_tensor
+from .._validation import check_choice, check_real, check_tensor
 from ..penalties import l1_penalty, l1_step, soft_threshold, weight_decay_step
+from ..solvers import brute_force_l1, proximal_gradient, subgradient_descent
 from .compare import Check, compare
 from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "L1_4_LATE", "L1_4_LR", "L1_4_STEPS", "brute_force_l1", "check_l1_1", "check_l1_2", "check_l1_2_ista",
-    "check_l1_2_sympy", "check_l1_3", "check_l1_4", "check_l1_4_band", "check_l1_4_l2",
-    "check_l1_4_sign_changes", "check_l1_5", "l1_solution", "map_alpha", "proximal_gradient",
-    "subgradient_band", "subgradient_descent", "symbolic_l1_minimiser", "sympy_l1_solution",
+    "L1_4_LATE", "L1_4_LR", "L1_4_STEPS", "check_l1_1", "check_l1_2", "check_l1_2_ista", "check_l1_2_sympy",
+    "check_l1_3", "check_l1_4", "check_l1_4_band", "check_l1_4_l2", "check_l1_4_sign_changes", "check_l1_5",
+    "l1_solution", "map_alpha", "subgradient_band", "symbolic_l1_minimiser", "sympy_l1_solution",
 ]
 
 CHAPTER = "l1_penalty"
 
 
-# ---- the closed form and the second computations ---------------------------------------------
+# ---- closed forms -----------------------------------------------------------------------------
 def l1_solution(w_star: Tensor, h_diag: Tensor, alpha: float) -> Tensor:
     r"""Minimiser of the quadratic approximation plus an L1 penalty, for a diagonal Hessian.
 
@@ -69,112 +66,6 @@ def l1_solution(w_star: Tensor, h_diag: Tensor, alpha: float) -> Tensor:
         raise ValueError(f"h_diag must have entries > 0 (a minimum of J), but got {h_diag.tolist()}")
     alpha = check_real("alpha", alpha, low=0.0)
     return soft_threshold(w_star, alpha / h_diag)
-
-
-def brute_force_l1(H: Tensor, w_star: Tensor, alpha: float) -> Tensor:
-    r"""Exact minimiser of :math:`\tfrac12(w-w^*)^T H (w-w^*) + \alpha\|w\|_1` by enumeration.
-
-    Tries all :math:`3^n` sign patterns :math:`s \in \{-1, 0, +1\}^n`: the coordinates with
-    :math:`s_i = 0` are fixed at zero, the others solve :math:`H_{AA} w_A = (H w^*)_A - \alpha s_A`;
-    of the patterns whose solution has the signs assumed, the lowest objective wins. Only positive
-    definiteness of ``H`` (n, n), n <= 10, is used: it need not be diagonal. Returns a float64
-    Tensor of shape (n,) with exact zeros.
-
-    Examples
-    --------
-    >>> H = torch.eye(2, dtype=torch.float64)
-    >>> brute_force_l1(H, torch.tensor([2.0, -0.3], dtype=torch.float64), 0.5)
-    tensor([1.5000, 0.0000], dtype=torch.float64)
-    """
-    check_quadratic(H, w_star, positive_definite=True)
-    alpha = check_real("alpha", alpha, low=0.0)
-    n = w_star.shape[0]
-    if n > 10:
-        raise ValueError(f"brute_force_l1 enumerates 3^n sign patterns: n must be <= 10, but got {n}")
-    Hn = H.detach().cpu().numpy().astype(np.float64)
-    ws = w_star.detach().cpu().numpy().astype(np.float64)
-    b = Hn @ ws
-
-    def objective(w):
-        r = w - ws
-        return 0.5 * r @ Hn @ r + alpha * np.abs(w).sum()
-
-    best_w, best_f = np.zeros(n), objective(np.zeros(n))
-    for signs in itertools.product((-1.0, 0.0, 1.0), repeat=n):
-        s = np.asarray(signs)
-        active = s != 0
-        if not active.any():
-            continue
-        w = np.zeros(n)
-        w[active] = np.linalg.solve(Hn[np.ix_(active, active)], b[active] - alpha * s[active])
-        if np.all(np.sign(w[active]) == s[active]):
-            f = objective(w)
-            if f < best_f:
-                best_w, best_f = w, f
-    return torch.as_tensor(best_w, dtype=torch.float64)
-
-
-def _iterate(step, w0: Tensor, steps: int) -> Tensor:
-    """``w0`` and the ``steps`` iterates of ``w <- step(w)`` after it, stacked: shape (steps + 1, n)."""
-    w, path = w0, [w0]
-    for _ in range(steps):
-        w = step(w)
-        path.append(w)
-    return torch.stack(path)
-
-
-def _solver_args(H, w_star, alpha, steps, w0):
-    eigvals = check_quadratic(H, w_star, positive_definite=True)
-    alpha, steps = check_real("alpha", alpha, low=0.0), check_int("steps", steps, low=0)
-    if w0 is None:
-        return eigvals, alpha, steps, torch.zeros_like(w_star)
-    check_tensor("w0", w0, ndim=1, floating=True, finite=True)
-    if w0.shape != w_star.shape:
-        raise ValueError(f"w0 must have the shape of w_star {tuple(w_star.shape)}, but got {tuple(w0.shape)}")
-    return eigvals, alpha, steps, w0.to(w_star.dtype)
-
-
-def proximal_gradient(H: Tensor, w_star: Tensor, alpha: float, *, steps: int, lr: float | None = None,
-                      w0: Tensor | None = None) -> Tensor:
-    r"""ISTA on :math:`\tfrac12(w-w^*)^T H (w-w^*) + \alpha\|w\|_1`: a gradient step, then a soft threshold.
-
-    Parameters
-    ----------
-    H, w_star : Tensors of shape (n, n), symmetric positive definite, and (n,)
-    alpha : float >= 0
-    steps : int >= 0
-    lr : float > 0, optional
-        Step size; default :math:`1/\lambda_{\max}(H)`, which guarantees convergence.
-    w0 : Tensor of shape (n,), optional
-        Starting point (default zero).
-
-    Returns
-    -------
-    Tensor of shape (steps + 1, n)
-        The iterates :math:`w^{(t+1)} = \mathrm{soft}(w^{(t)} - \epsilon H(w^{(t)} - w^*), \epsilon\alpha)`
-        (Daubechies, Defrise and De Mol 2004): exact zeros, unlike :func:`subgradient_descent`.
-
-    Examples
-    --------
-    >>> H = torch.eye(2, dtype=torch.float64)
-    >>> proximal_gradient(H, torch.tensor([2.0, -0.3], dtype=torch.float64), 0.5, steps=1)[-1]
-    tensor([1.5000, -0.0000], dtype=torch.float64)
-    """
-    eigvals, alpha, steps, w0 = _solver_args(H, w_star, alpha, steps, w0)
-    lr = 1.0 / float(eigvals.max()) if lr is None else check_real("lr", lr, low=0.0, low_open=True)
-    return _iterate(lambda w: soft_threshold(w - lr * (H @ (w - w_star)), lr * alpha), w0, steps)
-
-
-def subgradient_descent(H: Tensor, w_star: Tensor, alpha: float, *, steps: int, lr: float,
-                        w0: Tensor | None = None) -> Tensor:
-    r"""The lecture's :math:`w \leftarrow w - \epsilon(\nabla J(w) + \alpha\,\mathrm{sign}(w))` on the quadratic.
-
-    Arguments as :func:`proximal_gradient` (``lr`` > 0 required). Returns the iterates, shape
-    (steps + 1, n), each made by :func:`reglab.penalties.l1_step`.
-    """
-    _, alpha, steps, w0 = _solver_args(H, w_star, alpha, steps, w0)
-    lr = check_real("lr", lr, low=0.0, low_open=True)
-    return _iterate(lambda w: l1_step(w, H @ (w - w_star), lr=lr, alpha=alpha), w0, steps)
 
 
 def symbolic_l1_minimiser() -> dict:
@@ -417,8 +308,11 @@ def subgradient_band(w_star: Tensor, h_diag: Tensor, alpha: float, lr: float) ->
 def _l1_4_path(step) -> Tensor:
     """``L1_4_STEPS`` steps ``w <- step(w, grad J(w))`` on the diagonal problem, from w*."""
     w_star, h_diag, _ = _diag_problem()
-    H = torch.diag(h_diag)
-    return _iterate(lambda w: step(w, H @ (w - w_star)), w_star, L1_4_STEPS)
+    H, w, path = torch.diag(h_diag), w_star, [w_star]
+    for _ in range(L1_4_STEPS):
+        w = step(w, H @ (w - w_star))
+        path.append(w)
+    return torch.stack(path)
 
 
 def _proximal(threshold):  # the steps of L1-4 (rate L1_4_LR), right and wrong

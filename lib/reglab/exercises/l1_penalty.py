@@ -76,7 +76,7 @@ def _subgradient_path(h, w_star, alpha, lr, steps):
          answers=(A("band", "the band eps (alpha + H |w*|) for the last step size", "the largest step of eq-l1-update "
                     "near 0 is eps times the size of the bracket", "rtol 1e-12"),
                   A("late", "the largest |w| over the last 2000 of 5000 subgradient steps from w0 = w*, last step size",
-                    "run l1.subgradient_descent for 5000 steps from w0 = w* and look at the last 2000", "rtol 1e-6")),
+                    "run derivations.subgradient_descent for 5000 steps from w0 = w* and look at the last 2000", "rtol 1e-6")),
          reference="the subgradient iteration replayed in NumPy")
 def _l1_penalty_3(band, late, *, lr, h, w_star, alpha):
     lr, alpha = _real_input("lr", lr), _real_input("alpha", alpha)
