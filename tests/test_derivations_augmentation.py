@@ -97,11 +97,28 @@ def test_every_check_and_planted_error_of_aug2():
 
 
 def test_the_missing_factor_n_is_rejected_exactly():
-    check = aug.check_input_noise_exact(planted=aug.MISSING_N)
+    check = aug.check_input_noise_exact(planted="penalty sigma^2 ||w||^2 (N dropped)")
     assert not check.passed and check.error > 1
+
+
+def test_an_unknown_planted_error_is_refused():
+    with pytest.raises(ValueError, match="no planted error"):
+        aug.check_input_noise_exact(planted="penalty N sigma ||w||^2 (sigma for sigma^2)")  # the other part's
+    with pytest.raises(ValueError, match="no planted error 'N'"):
+        aug.check_input_noise_monte_carlo(planted="N")
+
+
+def test_mixed_dtypes_are_rejected():
+    X, y = problem()
+    with pytest.raises(TypeError, match="X and y must have the same dtype"):
+        aug.input_noise_ridge_solution(X, y.float(), 0.1)
+
+
+def test_the_monte_carlo_check_draws_the_stated_noise():
+    assert str(aug.MC_DRAWS) in aug.check_input_noise_monte_carlo().empirical_label
 
 
 def test_experiments_state_direction_and_measure():
     for rid, direction in (("AUG-1", "decrease"), ("AUG-3", "increase")):
         r = get_result(rid)
-        assert r.expected == direction and r.measures and r.unit == "points"
+        assert r.expected == direction and r.measures and r.unit == "points" and r.chapter == "augmentation"

@@ -2,12 +2,11 @@
 import math
 
 import pytest
-import sympy as sp
 import torch
 
 from reglab.derivations import compare, get_result
 from reglab.derivations import dropout as d
-from reglab.derivations.core import bonferroni_z
+from reglab.derivations.compare import bonferroni_z
 
 DT = torch.float64
 
@@ -195,6 +194,21 @@ def test_helpers_reject_bad_input():
         d.weight_scaling_gap(1.5)
     with pytest.raises(ValueError, match=r"N must be an integer in \[1, 4\]"):
         d.objective_symbolic(5, 2)
+
+
+def test_an_unknown_planted_error_is_refused():
+    with pytest.raises(ValueError, match="no planted error 'p for p'"):
+        d.check_linear_layer(planted="p for p")
+    with pytest.raises(ValueError, match="no planted error"):
+        d.check_objective_steps(planted="keep 0.803 for 0.8")  # another check's mistake
+
+
+def test_closed_forms_reject_mixed_dtypes():
+    X, y = _problem()
+    with pytest.raises(TypeError, match="X and y must have the same dtype"):
+        d.dropout_ridge_solution(X, y.float(), 0.5)
+    with pytest.raises(TypeError, match="X and w must have the same dtype"):
+        d.dropout_linear_objective(X, y, torch.zeros(3), 0.5)
 
 
 def test_the_lectures_slips_are_rejected_and_say_where_they_stand():

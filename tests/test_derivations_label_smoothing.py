@@ -90,16 +90,15 @@ def test_each_frequency_has_its_own_standard_error():
     # With the largest binomial standard error applied to every entry (the old check), PyTorch's
     # eps/k on the wrong classes passed: its difference, eps/(k-1) - eps/k, is below that
     # tolerance. Each entry's own standard error rejects it.
-    from reglab.derivations.core import bonferroni_z
+    from reglab.derivations.compare import bonferroni_z
 
     eps, k, draws = 0.1, 10, 400000
     old_tolerance = ls_Z_999 * math.sqrt(max(q * (1 - q) for q in (1 - eps, eps / (k - 1))) / draws)
     assert eps / (k - 1) - eps / k < old_tolerance
-    check = ls.check_targets(planted=ls.TORCH_TARGET)
+    check = ls.check_targets(planted="eps/k for eps/(k-1) on the wrong classes")
     assert not check.passed
     assert check.tolerance < eps / (k - 1) - eps / k
     assert check.tolerance == pytest.approx(bonferroni_z(k, 0.999) * math.sqrt(eps / (k - 1) * (1 - eps / (k - 1)) / draws), rel=0.05)
-
 
 
 def test_every_check_and_planted_error_of_the_chapter():
@@ -114,9 +113,9 @@ def test_every_check_and_planted_error_of_the_chapter():
 
 def test_the_slides_eight_entry_vector_is_a_lecture_slip_and_is_rejected():
     slips = [p for p in get_result("LS-1").planted_errors() if p.slip]
-    assert [p.name for p in slips] == [ls.SLIDE_VECTOR]
+    assert [p.name for p in slips] == ["the slide's 8-entry vector"]
     assert "Smooth Labels" in slips[0].slip and "[0 0 0 0 0 1 0 0]" in slips[0].slip
-    check = ls.check_lecture_example(planted=ls.SLIDE_VECTOR)
+    check = ls.check_lecture_example(planted="the slide's 8-entry vector")
     assert not check.passed
     assert check.empirical[0] == 10 and check.analytic[0] == 8
 
@@ -124,8 +123,19 @@ def test_the_slides_eight_entry_vector_is_a_lecture_slip_and_is_rejected():
 def test_unsmoothed_gap_grows_like_log_t():
     check = ls.check_unbounded_gap()
     check.assert_passed()
-    assert not ls.check_unbounded_gap(planted=ls.GAP_SETTLES).passed
+    assert not ls.check_unbounded_gap(planted="the gap settles at eps = 0").passed
+
+
+def test_an_unknown_planted_error_is_refused():
+    with pytest.raises(ValueError, match="no planted error"):
+        ls.check_pytorch_relation(planted="conversion inverted: e = eps (k-1)/k")  # the other part's mistake
+    with pytest.raises(ValueError, match="no planted error 'eps'"):
+        ls.check_targets(planted="eps")
+
+
+def test_the_monte_carlo_check_simulates_the_stated_draws():
+    assert str(ls.TARGET_DRAWS) in ls.check_targets().empirical_label
 
 
 def test_gap_without_k_minus_1_is_rejected():
-    assert not ls.check_finite_logits(planted=ls.NO_K_MINUS_1).passed
+    assert not ls.check_finite_logits(planted="gap log((1-eps)/eps), without (k-1)").passed

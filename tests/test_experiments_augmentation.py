@@ -4,10 +4,11 @@ import torch
 
 from reglab import digits, mnist1d
 from reglab.experiments import augmentation as ax
+from reglab.training import paired_stacked_mlp
 
 
 def test_paired_members_share_their_initialisation_per_seed():
-    model = ax.paired_stacked_mlp(3, 2, (4, 5, 2), seed=0)
+    model = paired_stacked_mlp(3, 2, (4, 5, 2), seed=0)
     for p in model.parameters():
         assert torch.equal(p[0], p[2]) and torch.equal(p[0], p[4])
         assert torch.equal(p[1], p[3]) and not torch.equal(p[0], p[1])
@@ -45,7 +46,7 @@ def test_digit_run_and_data_sizes():
         (lambda: ax.run_recipes(mnist1d(), {"none": None}, "config"), TypeError, "config must be a RecipeConfig"),
         (lambda: ax.run_recipes(mnist1d(), {}, ax.RecipeConfig()), ValueError, "at least one recipe"),
         (lambda: ax.run_data_sizes(mnist1d(), "config"), TypeError, "config must be a DataSizeConfig"),
-        (lambda: ax.paired_stacked_mlp(0, 2, (3, 2)), ValueError, "arms must be an integer"),
+        (lambda: paired_stacked_mlp(0, 2, (3, 2)), ValueError, "arms must be an integer"),
     ],
 )
 def test_bad_input_is_rejected(call, error, match):

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from reglab.data import Dataset
+from reglab.derivations import get_result
 from reglab.experiments.dropout import DropoutConfig, DropoutRun, active_fraction, run_dropout
 from reglab.training import StackedMLP
 
@@ -61,3 +62,22 @@ def test_dropout_config_rejects_bad_settings():
         DropoutConfig(keep_prob=1.5)
     with pytest.raises(TypeError, match="config must be a DropoutConfig"):
         run_dropout(_tiny_data(), None)
+
+
+def test_do7_and_do8_are_registered_with_the_runs():
+    for rid, expected in (("DO-7", "increase"), ("DO-8", "decrease")):
+        result = get_result(rid)
+        assert result.kind == "experiment" and result.chapter == "dropout"
+        assert result.expected == expected and result.unit == "points"
+
+
+def test_prose_numbers_are_the_settings_and_mean_accuracies():
+    run = run_dropout(_tiny_data(), CONFIG)
+    numbers = run.prose_numbers()
+    assert numbers["keep"] == 0.8 and numbers["seeds"] == 5 and numbers["epochs"] == 2
+    assert numbers["batch"] == 20 and numbers["lr"] == CONFIG.lr and numbers["momentum"] == CONFIG.momentum
+    without, with_dropout = CONFIG.arms
+    assert numbers["test_none"] == 100 * run.test_acc[without].mean().item()
+    assert numbers["train_drop"] == 100 * run.train_acc[with_dropout].mean().item()
+    assert set(numbers) == {"keep", "seeds", "momentum", "lr", "batch", "epochs",
+                            "test_none", "train_none", "test_drop", "train_drop"}

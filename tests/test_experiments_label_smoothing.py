@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from reglab import mnist1d
+from reglab.derivations import get_result
 from reglab.experiments import label_smoothing as lx
 
 
@@ -23,3 +24,9 @@ def test_a_short_run_measures_every_setting_per_seed():
 def test_bad_config_is_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
         lx.NoisyLabelConfig(**kwargs)
+
+
+def test_ls4_is_registered_with_its_run():
+    result = get_result("LS-4")
+    assert result.kind == "experiment" and result.chapter == "label_smoothing"
+    assert result.expected == "decrease" and result.unit == "points"

@@ -11,8 +11,9 @@ w = (X^T X + N sigma^2 I)^-1 X^T y.
 
 The closed forms here are checked against (a) SymPy, which expands the squared norm as a
 polynomial in the noise entries and takes the expectation monomial by monomial from the
-Gaussian moments, and (b) Monte Carlo over noise draws, within the mean's own standard error.
-AUG-1 and AUG-3 are experiments, registered here and run by :mod:`reglab.experiments.augmentation`.
+Gaussian moments (:mod:`reglab.symbolic`), and (b) Monte Carlo over noise draws, within the
+mean's own standard error. AUG-1 and AUG-3 are experiments, registered and run in
+:mod:`reglab.experiments.augmentation`.
 """
 from __future__ import annotations
 
@@ -24,36 +25,27 @@ import sympy as sp
 import torch
 from torch import Tensor
 
-from .._validation import check_int, check_real, check_tensor
+from .._validation import check_int, check_real, check_regression
+from ..symbolic import gaussian_expectation, rational_matrix
 from .compare import Check, compare, compare_mc
-from .registry import derivation, experiment, subcheck
+from .registry import choose, derivation, subcheck
 
 __all__ = [
-    "input_noise_objective",
-    "input_noise_ridge_solution",
-    "gaussian_expectation",
-    "rational_matrix",
-    "sympy_input_noise_expectation",
+    "MC_DRAWS",
+    "Z_999",
     "check_input_noise_exact",
     "check_input_noise_monte_carlo",
+    "input_noise_objective",
+    "input_noise_ridge_solution",
     "noisy_copies_solution",
-    "Z_999",
+    "sympy_input_noise_expectation",
 ]
 
 CHAPTER = "augmentation"
 #: Two-sided 99.9 % normal quantile: Monte Carlo checks allow this many standard errors.
 Z_999 = 3.2905
-
-
-def _check_problem(X, y, w=None):
-    check_tensor("X", X, ndim=2, floating=True, finite=True)
-    check_tensor("y", y, ndim=1, floating=True, finite=True)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
-    if w is not None:
-        check_tensor("w", w, ndim=1, floating=True, finite=True)
-        if w.shape[0] != X.shape[1]:
-            raise ValueError(f"w has {w.shape[0]} entries but X has {X.shape[1]} columns")
+#: Noise draws of the Monte Carlo check of AUG-2.
+MC_DRAWS = 20_000
 
 
 def input_noise_objective(X: Tensor, y: Tensor, w: Tensor, sigma: float) -> Tensor:
@@ -84,7 +76,7 @@ def input_noise_objective(X: Tensor, y: Tensor, w: Tensor, sigma: float) -> Tens
     >>> input_noise_objective(X, y, torch.ones(2, dtype=torch.float64), 0.5).item()
     3.0
     """
-    _check_problem(X, y, w)
+    check_regression(X, y, w)
     sigma = check_real("sigma", sigma, low=0.0)
     return (y - X @ w).pow(2).sum() + X.shape[0] * sigma**2 * w.pow(2).sum()
 
@@ -113,53 +105,11 @@ def input_noise_ridge_solution(X: Tensor, y: Tensor, sigma: float) -> Tensor:
     >>> input_noise_ridge_solution(X, y, 0.5)
     tensor([0.6667, 0.6667], dtype=torch.float64)
     """
-    _check_problem(X, y)
+    check_regression(X, y)
     sigma = check_real("sigma", sigma, low=0.0)
     d = X.shape[1]
     A = X.T @ X + X.shape[0] * sigma**2 * torch.eye(d, dtype=X.dtype)
     return torch.linalg.solve(A, X.T @ y)
-
-
-def gaussian_expectation(poly: sp.Poly, sigma) -> sp.Expr:
-    """Exact expectation of a polynomial in independent N(0, sigma^2) variables.
-
-    Parameters
-    ----------
-    poly : sympy.Poly
-        A polynomial whose generators are the noise variables.
-    sigma : sympy expression
-        Their common standard deviation.
-
-    Returns
-    -------
-    sympy expression
-        Each monomial replaced by its moment, E[e^k] = sigma^k (k-1)!! for even k and 0 for
-        odd k (independence makes the moment of a product the product of the moments).
-
-    Examples
-    --------
-    >>> e, s = sp.symbols("e s")
-    >>> gaussian_expectation(sp.Poly((1 + e) ** 2, e), s)
-    s**2 + 1
-    """
-    total = sp.Integer(0)
-    for powers, coeff in poly.terms():
-        term = coeff
-        for k in powers:
-            if k % 2:
-                term = 0
-                break
-            term *= sigma**k * sp.factorial2(k - 1)
-        total += term
-    return sp.expand(total)
-
-
-def rational_matrix(a) -> sp.Matrix:
-    """A float array as a SymPy matrix of exact rationals (denominators up to 10^6)."""
-    def exact(v):
-        return sp.Rational(Fraction(float(v)).limit_denominator(10**6))
-
-    return sp.Matrix(np.asarray(a, dtype=object).tolist()).applyfunc(exact)
 
 
 def sympy_input_noise_expectation(X, y, w=None):
@@ -198,33 +148,29 @@ def _small_problem():
     return X, y, w
 
 
-MISSING_N = "penalty sigma^2 ||w||^2 (N dropped)"
-_PLANTED_EXACT = {
-    MISSING_N: "the penalty written sigma^2 ||w||^2, without the factor N of the sum over examples "
-    "(the mean-squared-error weight used with a sum of squares), in the objective and the minimiser",
-}
-_PLANTED_MC = {
-    "penalty N sigma ||w||^2 (sigma for sigma^2)": "the noise's standard deviation used where its variance "
-    "belongs: N sigma ||w||^2",
-}
+def _penalty_weight(N: int, sigma: float) -> float:
+    """The penalty weight on ||w||^2 of the sum of squared errors: N sigma^2."""
+    return N * sigma**2
 
 
-def _penalty_weight(N: int, sigma: float, planted=None) -> float:
-    """The penalty weight on ||w||^2: N sigma^2, or a planted mistake's version of it."""
-    if planted is None:
-        return N * sigma**2
-    if planted == MISSING_N:
-        return sigma**2
-    if planted in _PLANTED_MC:
-        return N * sigma
-    raise ValueError(f"unknown planted error {planted!r}")
-
-
+@derivation(
+    "AUG-2",
+    chapter=CHAPTER,
+    claim="Gaussian input noise of variance sigma^2 on linear regression adds exactly N sigma^2 ||w||^2 "
+    "to the expected sum of squared errors (ridge), and the minimisers coincide (Bishop 1995): "
+    "SymPy's exact expectation and its minimiser, and a Monte Carlo mean over noise draws.",
+    label="SymPy, exact",
+    planted={"penalty sigma^2 ||w||^2 (N dropped)": "the penalty written sigma^2 ||w||^2, without the factor N "
+             "of the sum over examples (the mean-squared-error weight used with a sum of squares), in the "
+             "objective and the minimiser"},
+)
 def check_input_noise_exact(sigmas=(0.5, 1.5), *, planted=None) -> Check:
     """AUG-2, exactly: closed form vs SymPy expectation, objective values and minimisers.
 
     ``planted`` (a name of the derivation's planted errors) makes the closed form the mistake.
     """
+    penalty_weight = choose(planted, _penalty_weight,
+                            {"penalty sigma^2 ||w||^2 (N dropped)": lambda N, sigma: sigma**2})
     X, y, w = _small_problem()
     N = X.shape[0]
     expr, sigma, _ = sympy_input_noise_expectation(X.numpy(), y.numpy(), w.numpy())
@@ -233,7 +179,7 @@ def check_input_noise_exact(sigmas=(0.5, 1.5), *, planted=None) -> Check:
     for s in sigmas:
         s_exact = sp.Rational(Fraction(s).limit_denominator(1000))
         # The closed form with penalty weight alpha, as a sum of squares: alpha = N sigma^2.
-        alpha = _penalty_weight(N, s, planted)
+        alpha = penalty_weight(N, s)
         analytic.append(((y - X @ w).pow(2).sum() + alpha * w.pow(2).sum()).item())
         empirical.append(float(expr.subs(sigma, s_exact)))
         # The minimiser of the symbolic expected objective: solve grad = 0 exactly.
@@ -254,21 +200,11 @@ def check_input_noise_exact(sigmas=(0.5, 1.5), *, planted=None) -> Check:
     )
 
 
-@derivation(
-    "AUG-2",
-    chapter=CHAPTER,
-    claim="Gaussian input noise of variance sigma^2 on linear regression adds exactly N sigma^2 ||w||^2 "
-    "to the expected sum of squared errors (ridge), and the minimisers coincide (Bishop 1995): "
-    "SymPy's exact expectation and its minimiser, and a Monte Carlo mean over noise draws.",
-    label="SymPy, exact",
-    planted=_PLANTED_EXACT,
-)
-def _aug2(*, planted=None) -> Check:
-    return check_input_noise_exact(planted=planted)
-
-
+@subcheck("AUG-2", label="Monte Carlo", planted={
+    "penalty N sigma ||w||^2 (sigma for sigma^2)": "the noise's standard deviation used where its variance "
+    "belongs: N sigma ||w||^2"})
 def check_input_noise_monte_carlo(
-    *, n: int = 20, d: int = 3, sigma: float = 0.4, num_draws: int = 20000, seed: int = 0, planted=None
+    *, n: int = 20, d: int = 3, sigma: float = 0.4, num_draws: int = MC_DRAWS, seed: int = 0, planted=None
 ) -> Check:
     """AUG-2 by simulation: mean of ||y - (X + E) w||^2 over noise draws vs the closed form.
 
@@ -286,7 +222,9 @@ def check_input_noise_monte_carlo(
     w_eval = w + 0.3 * torch.randn(d, generator=g, dtype=torch.float64)
     E = sigma * torch.randn(num_draws, n, d, generator=g, dtype=torch.float64)
     losses = (y - (X + E) @ w_eval).pow(2).sum(-1)
-    closed = (y - X @ w_eval).pow(2).sum() + _penalty_weight(n, sigma, planted) * w_eval.pow(2).sum()
+    penalty_weight = choose(planted, _penalty_weight,
+                            {"penalty N sigma ||w||^2 (sigma for sigma^2)": lambda N, sigma: N * sigma})
+    closed = (y - X @ w_eval).pow(2).sum() + penalty_weight(n, sigma) * w_eval.pow(2).sum()
     return compare_mc(
         "AUG-2",
         closed,
@@ -297,11 +235,6 @@ def check_input_noise_monte_carlo(
         digits=5,
         note=f"N = {n}, sigma = {sigma}",
     )
-
-
-@subcheck("AUG-2", label="Monte Carlo", planted=_PLANTED_MC)
-def _aug2_mc(*, planted=None) -> Check:
-    return check_input_noise_monte_carlo(planted=planted)
 
 
 def noisy_copies_solution(X: Tensor, y: Tensor, sigma: float, copies: int, *, generator=None) -> Tensor:
@@ -320,31 +253,10 @@ def noisy_copies_solution(X: Tensor, y: Tensor, sigma: float, copies: int, *, ge
     Tensor of shape (d,)
         Converges to :func:`input_noise_ridge_solution` as ``copies`` grows.
     """
-    _check_problem(X, y)
+    check_regression(X, y)
     sigma = check_real("sigma", sigma, low=0.0)
     copies = check_int("copies", copies, low=1)
     Xa = X.unsqueeze(0) + sigma * torch.randn(copies, *X.shape, generator=generator, dtype=X.dtype)
     ya = y.expand(copies, -1)
     return torch.linalg.lstsq(Xa.reshape(-1, X.shape[1]), ya.reshape(-1, 1)).solution.reshape(-1)
 
-
-experiment(
-    "AUG-1",
-    chapter=CHAPTER,
-    claim="Negating half of the MNIST-1D training signals, which turns 0, 1 and 3 into valid 6, 7 and 8, "
-    "lowers test accuracy against no augmentation (500 signals, paired seeds). The chapter prints the "
-    "measured effect of every other transformation beside it: label-preserving ones are not always a "
-    "gain (a one-pixel shift of 8x8 digits lowers accuracy).",
-    expected="decrease",
-    measures="test accuracy with half of the signals negated minus without augmentation",
-    unit="points",
-)
-experiment(
-    "AUG-3",
-    chapter=CHAPTER,
-    claim="Shifts, scaling, ramps and noise together raise test accuracy on MNIST-1D trained from "
-    "500 signals, against no augmentation (paired seeds).",
-    expected="increase",
-    measures="test accuracy with all label-preserving transformations minus without augmentation",
-    unit="points",
-)

@@ -1,9 +1,11 @@
-"""Closed forms and derivation checks of the chapter *Dropout* (results DO-1 .. DO-9).
+"""Closed forms and derivation checks of the chapter *Dropout* (results DO-1 .. DO-6, DO-9).
 
 The lecture's p is the probability of *keeping* a unit. Exact enumeration over all ``2**n``
 masks (:func:`reglab.dropout.ensemble_mean`) is the independent computation for the claims about
 expectations; Monte Carlo (with a confidence interval), SymPy, a least-squares solver and SGD
-confirm the rest.
+confirm the rest. Those computations live in :mod:`reglab.derivations.dropout_computations`, whose
+public names this module imports. The experiments DO-7 and DO-8 live in
+:mod:`reglab.experiments.dropout`.
 """
 from __future__ import annotations
 
@@ -15,57 +17,41 @@ import torch
 from scipy import stats
 from torch import Tensor
 
-from .._validation import check_int, check_real, check_tensor
+from .._validation import check_regression
 from ..dropout import Dropout, dropout, ensemble_mean
 from .compare import Check, bonferroni_z, compare, compare_mc
-from .registry import Planted, derivation, experiment, subcheck
+from .dropout_computations import (
+    _keep_prob,
+    _masks,
+    _nonlinear_mc,
+    _problem,
+    enumerated_objective,
+    masked_relu_net,
+    objective_symbolic,
+    sgd_with_dropout,
+    weight_scaling_gap,
+)
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "dropout_linear_objective",
-    "dropout_ridge_solution",
-    "enumerated_objective",
-    "sgd_with_dropout",
-    "masked_relu_net",
+    "GAP_FACTOR", "check_inverted_and_torch", "check_linear_layer", "check_masks_bernoulli",
+    "check_nonlinear_gap", "check_nonlinear_gap_size", "check_objective", "check_objective_steps",
+    "check_objective_symbolic", "check_ridge_minimiser", "check_ridge_sklearn",
+    "check_softmax_geometric_mean", "check_torch_draw_for_draw", "check_torch_keep_frequency",
+    "dropout_linear_objective", "dropout_ridge_solution", "enumerated_objective", "masked_relu_net",
+    "objective_monte_carlo", "objective_steps", "objective_symbolic", "ridge_sgd", "sgd_with_dropout",
     "weight_scaling_gap",
-    "objective_monte_carlo",
-    "objective_symbolic",
-    "objective_steps",
-    "ridge_sgd",
-    "check_masks_bernoulli",
-    "check_linear_layer",
-    "check_nonlinear_gap",
-    "check_inverted_and_torch",
-    "check_objective",
-    "check_objective_symbolic",
-    "check_objective_steps",
-    "check_ridge_minimiser",
-    "check_ridge_sklearn",
-    "check_torch_draw_for_draw",
-    "check_torch_keep_frequency",
-    "check_nonlinear_gap_size",
-    "check_softmax_geometric_mean",
 ]
 
 CHAPTER = "dropout"
 _F64 = torch.float64
 
 
-def _problem(N: int, D: int, seed: int) -> tuple[Tensor, Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(N, D, generator=g, dtype=_F64)
-    y = X @ torch.randn(D, generator=g, dtype=_F64) + 0.3 * torch.randn(N, generator=g, dtype=_F64)
-    return X, y
-
-
-def _check_regression(X, y, keep_prob):
-    check_tensor("X", X, ndim=2, floating=True, finite=True)
-    check_tensor("y", y, ndim=1, floating=True, finite=True)
-    if X.shape[0] != y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} entries")
-    return check_real("keep_prob", keep_prob, low=0.0, high=1.0, low_open=True)
-
-
 # --------------------------------------------------------------------------- closed forms
+def _objective_with(X, y, w, p, factor):
+    """||y - pXw||^2 + factor ||Gamma w||^2: the closed form with a given penalty factor."""
+    gamma_sq = (X.T @ X).diagonal()
+    return (y - p * (X @ w)).pow(2).sum() + factor * (gamma_sq * w.pow(2)).sum()
 
 
 def dropout_linear_objective(X: Tensor, y: Tensor, w: Tensor, keep_prob: float) -> Tensor:
@@ -95,12 +81,9 @@ def dropout_linear_objective(X: Tensor, y: Tensor, w: Tensor, keep_prob: float) 
     >>> float(dropout_linear_objective(X, y, torch.ones(2, dtype=torch.float64), 0.5))
     1.0
     """
-    p = _check_regression(X, y, keep_prob)
-    check_tensor("w", w, ndim=1, floating=True)
-    if w.shape[0] != X.shape[1]:
-        raise ValueError(f"w has {w.shape[0]} entries but X has {X.shape[1]} columns")
-    gamma_sq = (X.T @ X).diagonal()
-    return (y - p * (X @ w)).pow(2).sum() + p * (1 - p) * (gamma_sq * w.pow(2)).sum()
+    check_regression(X, y, w)
+    p = _keep_prob(keep_prob)
+    return _objective_with(X, y, w, p, p * (1 - p))
 
 
 def dropout_ridge_solution(X: Tensor, y: Tensor, keep_prob: float) -> Tensor:
@@ -129,167 +112,17 @@ def dropout_ridge_solution(X: Tensor, y: Tensor, keep_prob: float) -> Tensor:
     >>> dropout_ridge_solution(X, y, 0.5).tolist()  # (0.5 + 0.5)^-1 * 1
     [1.0, 1.0]
     """
-    p = _check_regression(X, y, keep_prob)
+    check_regression(X, y)
+    p = _keep_prob(keep_prob)
     gram = X.T @ X
-    A = p * gram + (1 - p) * torch.diag(gram.diagonal())
-    return torch.linalg.solve(A, X.T @ y)
+    return torch.linalg.solve(p * gram + (1 - p) * torch.diag(gram.diagonal()), X.T @ y)
 
 
-# --------------------------------------------------------------------------- computations
-
-
-def enumerated_objective(X: Tensor, y: Tensor, w: Tensor, keep_prob: float) -> Tensor:
-    """``E_R ||y - (R * X) w||^2`` by summing over all ``2**(N D)`` masks (N D <= 22)."""
-    p = _check_regression(X, y, keep_prob)
-    N, D = X.shape
-
-    def loss(masks):
-        R = masks.view(-1, N, D)
-        return (y - (R * X) @ w).pow(2).sum(-1)
-
-    return ensemble_mean(loss, N * D, p, dtype=torch.float64)
-
-
-def sgd_with_dropout(
-    X: Tensor,
-    y: Tensor,
-    keep_prob: float,
-    *,
-    scaling: str = "test-time",
-    steps: int = 4000,
-    burn_in: int = 1000,
-    lr: float = 0.01,
-    batch_size: int = 4,
-    chains: int = 20,
-    seed: int = 0,
-) -> Tensor:
-    """Independent SGD runs on ``||y - dropout(X) w||^2``; each returns its tail average.
-
-    Every step draws a minibatch (with replacement) and a fresh mask for its inputs with
-    :func:`reglab.dropout.dropout`. Because the loss is quadratic in ``w`` and the mask is
-    independent of ``w``, the *expected* iterate follows plain gradient descent on the expected
-    objective, so the average of the iterates after ``burn_in`` steps is an unbiased estimate of
-    its minimiser, up to a transient of order ``(1 - lr * lambda_min)**burn_in``.
-
-    Returns
-    -------
-    Tensor of shape (chains, D)
-        The average of each chain's iterates over steps ``burn_in .. steps``.
-    """
-    p = _check_regression(X, y, keep_prob)
-    steps = check_int("steps", steps, low=2)
-    burn_in = check_int("burn_in", burn_in, low=0, high=steps - 1)
-    check_real("lr", lr, low=0.0, low_open=True)
-    check_int("batch_size", batch_size, low=1)
-    check_int("chains", chains, low=1)
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-    N, D = X.shape
-    w = torch.zeros(chains, D, dtype=X.dtype)
-    tail = torch.zeros_like(w)
-    for t in range(steps):
-        idx = torch.randint(N, (chains, batch_size), generator=g)
-        xb = dropout(X[idx], p, scaling=scaling, generator=g)  # (chains, b, D)
-        residual = y[idx] - torch.einsum("cbd,cd->cb", xb, w)
-        grad = -2 * (N / batch_size) * torch.einsum("cbd,cb->cd", xb, residual)
-        w = w - lr * grad
-        if t >= burn_in:
-            tail += w
-    return tail / (steps - burn_in)
-
-
-def masked_relu_net(x: Tensor, sizes=(4, 6, 6, 2), *, seed: int = 0, weight_scale: float = 1.5):
-    """A random ReLU network whose hidden units are multiplied by given dropout masks.
-
-    Parameters
-    ----------
-    x : Tensor of shape (b, sizes[0])
-        The inputs, fixed.
-    sizes : sequence of int
-        Widths from input to output; every hidden unit can be dropped.
-    seed : int
-        Seed of the weights (normal, std ``weight_scale / sqrt(fan_in)``) and biases (std 0.5).
-
-    Returns
-    -------
-    (forward, n)
-        ``forward(masks)`` maps masks (m, n) to outputs (m, b, sizes[-1]), where ``n`` is the
-        number of hidden units; masks filled with p give the weight-scaled network.
-    """
-    check_tensor("x", x, ndim=2, floating=True)
-    sizes = [check_int(f"sizes[{i}]", s, low=1) for i, s in enumerate(sizes)]
-    if len(sizes) < 3 or x.shape[1] != sizes[0]:
-        raise ValueError(f"sizes must have at least one hidden layer and start with x's width {x.shape[1]}, but got {sizes}")
-    g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
-    params = [(torch.randn(b, a, generator=g, dtype=x.dtype) * weight_scale / math.sqrt(a),
-               0.5 * torch.randn(b, generator=g, dtype=x.dtype)) for a, b in zip(sizes[:-1], sizes[1:])]
-    hidden = sizes[1:-1]
-
-    def forward(masks: Tensor) -> Tensor:
-        h = x.expand(masks.shape[0], -1, -1)
-        start = 0
-        for (W, b), width in zip(params[:-1], hidden):
-            h = torch.relu(h @ W.T + b) * masks[:, None, start : start + width]
-            start += width
-        W, b = params[-1]
-        return h @ W.T + b
-
-    return forward, sum(hidden)
-
-
-def _gap_net(seed: int):
-    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(seed + 100), dtype=_F64)
-    return masked_relu_net(x, (4, 6, 6, 2), seed=seed)
-
-
-def weight_scaling_gap(keep_prob: float, *, seed: int = 0) -> dict:
-    """A small ReLU net (4-6-6-2, dropout on both hidden layers, 3 inputs): ensemble vs scaling.
-
-    Returns
-    -------
-    dict
-        ``"ensemble"``: exact mean output over all ``2**12`` masks, (3, 2);
-        ``"weight_scaled"``: one pass with every mask entry replaced by p, (3, 2);
-        ``"gap"``: their largest absolute difference;
-        ``"spread"``: the exact standard deviation of the sub-networks' outputs around the
-        ensemble mean, (3, 2); ``"gap_over_spread"``: the largest ratio of an entry's gap to its
-        spread.
-    """
-    p = check_real("keep_prob", keep_prob, low=0.0, high=1.0, low_open=True)
-    forward, n = _gap_net(seed)
-    exact = ensemble_mean(forward, n, p, dtype=torch.float64)
-    second = ensemble_mean(lambda m: forward(m) ** 2, n, p, dtype=torch.float64)
-    spread = (second - exact**2).clamp(min=0).sqrt()
-    scaled = forward(torch.full((1, n), p, dtype=_F64))[0]
-    gap = (exact - scaled).abs()
-    ratio = float((gap / spread).max()) if bool((spread > 0).all()) else 0.0
-    return {"ensemble": exact, "weight_scaled": scaled, "gap": float(gap.max()), "spread": spread,
-            "gap_over_spread": ratio}
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _draw_masks(draws: int, units: int, keep_prob: float, generator, planted=None) -> Tensor:
-    """Masks (draws, units) from reglab's dropout, or with a planted mistake in the drawing."""
-    ones = torch.ones(draws, units, dtype=_F64)
-    if planted == "keep 0.803 for 0.8":
-        keep_prob = keep_prob + 0.003
-    if planted == "one mask entry per layer":
-        # the slide's r_i^(l) * y^(l): one Bernoulli draw multiplies the whole vector
-        return dropout(torch.ones(draws, 1, dtype=_F64), keep_prob, scaling="test-time",
-                       generator=generator).expand(draws, units)
-    if planted == "PyTorch's drop probability taken as keep":
-        # torch.nn.functional.dropout(x, p=keep_prob) drops with probability keep_prob
-        return (torch.empty_like(ones).bernoulli_(1 - keep_prob, generator=generator) > 0).to(_F64)
-    return dropout(ones, keep_prob, scaling="test-time", generator=generator)
-
-
+# --------------------------------------------------------------------------- DO-1, DO-2, DO-9
 @derivation(
-    "DO-1",
-    chapter=CHAPTER,
+    "DO-1", chapter=CHAPTER, label="keep frequency and Binomial law",
     claim="Dropout masks are Bernoulli(p) with p the keep probability: the keep frequency is p and "
     "the number of kept units among 8 follows the Binomial(8, p) law of independent entries.",
-    label="keep frequency and Binomial law",
     planted=(
         Planted("keep 0.803 for 0.8", "masks drawn at a slightly wrong keep probability, 0.803 for 0.8"),
         Planted("PyTorch's drop probability taken as keep",
@@ -305,34 +138,33 @@ def _draw_masks(draws: int, units: int, keep_prob: float, generator, planted=Non
 )
 def check_masks_bernoulli(keep_prob: float = 0.8, units: int = 8, draws: int = 100_000, *, planted=None) -> Check:
     """Keep frequency and the law of the number of kept units vs Bernoulli / Binomial."""
-    g = torch.Generator().manual_seed(1)
-    masks = _draw_masks(draws, units, keep_prob, g, planted)
+    draw = choose(planted, _masks, {
+        "keep 0.803 for 0.8": lambda n, u, p, g: _masks(n, u, p + 0.003, g),
+        # torch.nn.functional.dropout(x, p=keep_prob) drops with probability keep_prob
+        "PyTorch's drop probability taken as keep":
+            lambda n, u, p, g: (torch.empty(n, u, dtype=_F64).bernoulli_(1 - p, generator=g) > 0).to(_F64),
+        # the slide's r_i^(l) * y^(l): one Bernoulli draw multiplies the whole vector
+        "one mask entry per layer": lambda n, u, p, g: _masks(n, 1, p, g).expand(n, u),
+    })
+    masks = draw(draws, units, keep_prob, torch.Generator().manual_seed(1))
     count = torch.nn.functional.one_hot(masks.sum(1).long(), units + 1).to(_F64)  # (draws, units+1)
     pmf = torch.tensor(stats.binom.pmf(np.arange(units + 1), units, keep_prob))
     expected = torch.cat([torch.tensor([keep_prob], dtype=_F64), pmf])
     per_draw = torch.cat([masks.mean(1, keepdim=True), count], dim=1)
-    estimate = per_draw.mean(0)
     # Each entry's own standard error, from its sample sd; for the rare counts (P(0 kept) =
     # 2.6e-6: rarely seen at all) at least the sd of a Bernoulli(pmf) indicator.
     sd = per_draw.std(0)
     sd[1:] = torch.maximum(sd[1:], (pmf * (1 - pmf)).sqrt())
-    stderr = sd / math.sqrt(draws)
-    return compare_mc(
-        "DO-1", expected, estimate, stderr,
-        analytic_label="Bernoulli p, Binomial pmf", empirical_label=f"{draws} masks", digits=4,
-        note=f"[keep frequency, P(0 kept), ..., P({units} kept)] at p = {keep_prob}",
-    )
+    return compare_mc("DO-1", expected, per_draw.mean(0), sd / math.sqrt(draws), digits=4,
+                      analytic_label="Bernoulli p, Binomial pmf", empirical_label=f"{draws} masks",
+                      note=f"[keep frequency, P(0 kept), ..., P({units} kept)] at p = {keep_prob}")
 
 
 @derivation(
-    "DO-2",
-    chapter=CHAPTER,
+    "DO-2", chapter=CHAPTER, label="enumeration of all 2^10 masks",
     claim="For a linear layer the average over all 2^n masks equals scaling the weights by p.",
-    label="enumeration of all 2^10 masks",
-    planted=(
-        Planted("weights scaled by 1 - p", "the drop probability used as the factor: (1 - p) W"),
-        Planted("bias scaled by p too", "the whole layer, bias included, multiplied by p"),
-    ),
+    planted={"weights scaled by 1 - p": "the drop probability used as the factor: (1 - p) W",
+             "bias scaled by p too": "the whole layer, bias included, multiplied by p"},
 )
 def check_linear_layer(keep_prob: float = 0.6, units: int = 10, *, planted=None) -> Check:
     g = torch.Generator().manual_seed(2)
@@ -340,226 +172,161 @@ def check_linear_layer(keep_prob: float = 0.6, units: int = 10, *, planted=None)
     b = torch.randn(4, generator=g, dtype=_F64)
     x = torch.randn(3, units, generator=g, dtype=_F64)
     exact = ensemble_mean(lambda r: (r[:, None, :] * x) @ W.T + b, units, keep_prob, dtype=torch.float64)
-    factor = 1 - keep_prob if planted == "weights scaled by 1 - p" else keep_prob
-    scaled = x @ (factor * W).T + (keep_prob * b if planted == "bias scaled by p too" else b)
-    return compare(
-        "DO-2", scaled, exact, atol=1e-12 * max(1.0, float(scaled.abs().max())),
-        analytic_label="weights scaled by p", empirical_label=f"mean over 2^{units} masks",
-        note=f"linear layer 10 -> 4, 3 inputs, p = {keep_prob}",
-    )
+    scaled = choose(planted, lambda p: x @ (p * W).T + b, {
+        "weights scaled by 1 - p": lambda p: x @ ((1 - p) * W).T + b,
+        "bias scaled by p too": lambda p: x @ (p * W).T + p * b,
+    })(keep_prob)
+    return compare("DO-2", scaled, exact, atol=1e-12 * max(1.0, float(scaled.abs().max())),
+                   analytic_label="weights scaled by p", empirical_label=f"mean over 2^{units} masks",
+                   note=f"linear layer 10 -> 4, 3 inputs, p = {keep_prob}")
 
+
+@derivation(
+    "DO-9", chapter=CHAPTER, label="enumeration of all 2^10 masks",
+    claim="For softmax regression weight scaling gives exactly the normalised geometric mean of the 2^n sub-models.",
+    planted={"arithmetic mean": "the sub-models' probabilities averaged arithmetically"},
+)
+def check_softmax_geometric_mean(keep_prob: float = 0.5, units: int = 10, *, planted=None) -> Check:
+    g = torch.Generator().manual_seed(9)
+    W = torch.randn(5, units, generator=g, dtype=_F64)
+    b = torch.randn(5, generator=g, dtype=_F64)
+    x = torch.randn(3, units, generator=g, dtype=_F64)
+    probs = lambda r: torch.softmax((r[:, None, :] * x) @ W.T + b, dim=-1)
+    geometric = ensemble_mean(probs, units, keep_prob, mean="geometric", dtype=torch.float64)
+    arithmetic = ensemble_mean(probs, units, keep_prob, dtype=torch.float64)
+    scaled = torch.softmax(x @ (keep_prob * W).T + b, dim=-1)
+    return compare("DO-9", scaled, choose(planted, geometric, {"arithmetic mean": arithmetic}), atol=1e-12,
+                   analytic_label="softmax with weights scaled by p",
+                   empirical_label=f"geometric mean over 2^{units} masks",
+                   note=f"10 inputs, 5 classes, p = {keep_prob}; the arithmetic mean of the sub-models differs "
+                   f"by up to {float((arithmetic - scaled).abs().max()):.3f}")
+
+
+# --------------------------------------------------------------------------- DO-3
 
 #: How many times its Monte Carlo tolerance the weight-scaling gap of DO-3 must be at least.
 GAP_FACTOR = 5
 
 
-def _nonlinear_mc(keep_prob: float, draws: int):
-    forward, n = _gap_net(0)
-    g = torch.Generator().manual_seed(3)
-    masks = dropout(torch.ones(draws, n, dtype=_F64), keep_prob, scaling="test-time", generator=g)
-    outputs = forward(masks)
-    return outputs.mean(0), outputs.std(0) / math.sqrt(draws)
-
-
 @derivation(
-    "DO-3",
-    chapter=CHAPTER,
+    "DO-3", chapter=CHAPTER, label="enumeration vs Monte Carlo",
     claim="For a ReLU network (4-6-6-2, dropout on both hidden layers, p = 0.6) the exact mean "
     f"over all 2^12 sub-networks (confirmed by Monte Carlo) differs from weight scaling by more "
     f"than {GAP_FACTOR} times the Monte Carlo tolerance: weight scaling only approximates it.",
-    label="enumeration vs Monte Carlo",
-    planted=(Planted("weight scaling taken as the ensemble mean",
-                     "the mean over sub-networks assumed equal to the weight-scaled network"),),
+    planted={"weight scaling taken as the ensemble mean":
+             "the mean over sub-networks assumed equal to the weight-scaled network"},
 )
 def check_nonlinear_gap(keep_prob: float = 0.6, draws: int = 100_000, *, planted=None) -> Check:
     """Enumerated ensemble mean of a ReLU net vs Monte Carlo over sampled masks."""
     measured = weight_scaling_gap(keep_prob, seed=0)
     mc, se = _nonlinear_mc(keep_prob, draws)
-    exact = measured["weight_scaled"] if planted == "weight scaling taken as the ensemble mean" else measured["ensemble"]
-    return compare_mc(
-        "DO-3", exact, mc, se,
-        analytic_label="mean over 2^12 masks", empirical_label=f"Monte Carlo ({draws} masks)", digits=4,
-        note=f"ReLU net 4-6-6-2, p = {keep_prob}, 3 inputs x 2 outputs",
-    )
+    exact = measured[choose(planted, "ensemble", {"weight scaling taken as the ensemble mean": "weight_scaled"})]
+    return compare_mc("DO-3", exact, mc, se, digits=4, analytic_label="mean over 2^12 masks",
+                      empirical_label=f"Monte Carlo ({draws} masks)",
+                      note=f"ReLU net 4-6-6-2, p = {keep_prob}, 3 inputs x 2 outputs")
 
 
-@subcheck(
-    "DO-3",
-    label=f"gap > {GAP_FACTOR} x Monte Carlo tolerance",
-    planted=(Planted("E[f(r)] taken as f(E[r])",
-                     "the ensemble mean computed as the output at the mean mask p (Jensen ignored)"),),
-)
+@subcheck("DO-3", label=f"gap > {GAP_FACTOR} x Monte Carlo tolerance", planted={
+    "E[f(r)] taken as f(E[r])": "the ensemble mean computed as the output at the mean mask p (Jensen ignored)"})
 def check_nonlinear_gap_size(keep_prob: float = 0.6, draws: int = 100_000, *, planted=None) -> Check:
     """The weight-scaling gap, in units of the Monte Carlo tolerance, is at least GAP_FACTOR."""
-    forward, n = _gap_net(0)
     measured = weight_scaling_gap(keep_prob, seed=0)
-    ensemble = measured["ensemble"]
-    if planted == "E[f(r)] taken as f(E[r])":
-        ensemble = forward(torch.full((1, n), keep_prob, dtype=_F64))[0]
+    # f(E[r]), the output at the mean mask p, is the weight-scaled network's
+    ensemble = measured[choose(planted, "ensemble", {"E[f(r)] taken as f(E[r])": "weight_scaled"})]
     _, se = _nonlinear_mc(keep_prob, draws)
     tolerance = bonferroni_z(se.numel(), 0.999) * se
     ratio = float(((ensemble - measured["weight_scaled"]).abs() / tolerance).max())
-    return compare(
-        "DO-3", GAP_FACTOR, min(ratio, GAP_FACTOR), atol=1e-9,
-        analytic_label="required largest gap / tolerance", empirical_label="measured, capped at the requirement",
-        note=f"largest |ensemble mean - weight scaled| = {measured['gap']:.3g}, "
-        f"{ratio:.0f} x its entry's Monte Carlo tolerance ({draws} masks, 99.9 % joint)",
-    )
+    return compare("DO-3", GAP_FACTOR, min(ratio, GAP_FACTOR), atol=1e-9,
+                   analytic_label="required largest gap / tolerance",
+                   empirical_label="measured, capped at the requirement",
+                   note=f"largest |ensemble mean - weight scaled| = {measured['gap']:.3g}, "
+                   f"{ratio:.0f} x its entry's Monte Carlo tolerance ({draws} masks, 99.9 % joint)")
 
 
+# --------------------------------------------------------------------------- DO-4
 @derivation(
-    "DO-4",
-    chapter=CHAPTER,
+    "DO-4", chapter=CHAPTER, label="mean training output vs eval output",
     claim="Inverted dropout (training output r x / p, identity at test) and test-time scaling "
     "(training r x, p x at test) agree with their test outputs in expectation.",
-    label="mean training output vs eval output",
-    planted=(Planted("inverted dropout scaled at test time as well",
-                     "the eval output of inverted dropout taken as p x (the factor p applied twice)"),),
+    planted={"inverted dropout scaled at test time as well":
+             "the eval output of inverted dropout taken as p x (the factor p applied twice)"},
 )
 def check_inverted_and_torch(keep_prob: float = 0.7, draws: int = 100_000, *, planted=None) -> Check:
     """Eval-mode outputs vs Monte Carlo means of training-mode outputs, both scalings."""
     x = torch.linspace(-1.0, 2.0, 6, dtype=_F64)
-    batch = x.expand(draws, -1)
-    layers = (Dropout(keep_prob, generator=torch.Generator().manual_seed(4)),
-              Dropout(keep_prob, scaling="test-time", generator=torch.Generator().manual_seed(5)))
-    train = [m.train()(batch) for m in layers]
-    evals = [m.eval()(x) for m in layers]
-    if planted == "inverted dropout scaled at test time as well":
-        evals[0] = keep_prob * x
-    return compare_mc(
-        "DO-4", torch.stack(evals), torch.stack([t.mean(0) for t in train]),
-        torch.stack([t.std(0) for t in train]) / math.sqrt(draws),
-        analytic_label="eval output", empirical_label="mean training output", digits=4,
-        note=f"rows: Dropout({keep_prob}) inverted, Dropout({keep_prob}, test-time); "
-        f"x = {[round(v, 3) for v in x.tolist()]}, {draws} draws",
-    )
+    inverted = Dropout(keep_prob, generator=torch.Generator().manual_seed(4))
+    test_time = Dropout(keep_prob, scaling="test-time", generator=torch.Generator().manual_seed(5))
+    train = [m.train()(x.expand(draws, -1)) for m in (inverted, test_time)]
+    evals = [choose(planted, inverted.eval()(x), {"inverted dropout scaled at test time as well": keep_prob * x}),
+             test_time.eval()(x)]
+    return compare_mc("DO-4", torch.stack(evals), torch.stack([t.mean(0) for t in train]),
+                      torch.stack([t.std(0) for t in train]) / math.sqrt(draws), digits=4,
+                      analytic_label="eval output", empirical_label="mean training output",
+                      note=f"rows: Dropout({keep_prob}) inverted, Dropout({keep_prob}, test-time); "
+                      f"x = {[round(v, 3) for v in x.tolist()]}, {draws} draws")
 
 
-@subcheck(
-    "DO-4",
-    label="torch.nn.Dropout(p) draw for draw",
-    planted=(Planted("nn.Dropout(p=0.7) for keep 0.7",
-                     "torch.nn.Dropout(p=keep_prob): PyTorch's p (drop) written where 1 - keep_prob is meant"),),
-)
+@subcheck("DO-4", label="torch.nn.Dropout(p) draw for draw", planted={
+    "nn.Dropout(p=0.7) for keep 0.7":
+    "torch.nn.Dropout(p=keep_prob): PyTorch's p (drop) written where 1 - keep_prob is meant"})
 def check_torch_draw_for_draw(keep_prob: float = 0.7, *, planted=None) -> Check:
     """With the same global generator state, nn.Dropout(p=1-keep) and Dropout(keep) agree exactly."""
     x = torch.linspace(-1.0, 2.0, 600, dtype=_F64).reshape(100, 6)
-    p_torch = keep_prob if planted == "nn.Dropout(p=0.7) for keep 0.7" else 1 - keep_prob
-    state = torch.get_rng_state()
-    try:
+    p_torch = choose(planted, 1 - keep_prob, {"nn.Dropout(p=0.7) for keep 0.7": keep_prob})
+    with torch.random.fork_rng(devices=[]):  # the caller's global generator stays as it was
         torch.manual_seed(40)
         theirs = torch.nn.Dropout(p=p_torch).train()(x)
         torch.manual_seed(40)
         ours = Dropout(keep_prob).train()(x)
-    finally:
-        torch.set_rng_state(state)
-    return compare(
-        "DO-4", ours, theirs, atol=1e-12,
-        analytic_label=f"Dropout({keep_prob})", empirical_label=f"nn.Dropout(p={p_torch:g})",
-        note="600 entries, training mode, the same global seed before each: the same mask drawn",
-    )
+    return compare("DO-4", ours, theirs, atol=1e-12,
+                   analytic_label=f"Dropout({keep_prob})", empirical_label=f"nn.Dropout(p={p_torch:g})",
+                   note="600 entries, training mode, the same global seed before each: the same mask drawn")
 
 
-@subcheck(
-    "DO-4",
-    label="torch.nn.Dropout(p) keeps with probability 1 - p",
-    planted=(Planted("torch's p read as keep probability",
-                     "the keep frequency of nn.Dropout(p) expected to be p"),),
-)
+@subcheck("DO-4", label="torch.nn.Dropout(p) keeps with probability 1 - p",
+          planted={"torch's p read as keep probability": "the keep frequency of nn.Dropout(p) expected to be p"})
 def check_torch_keep_frequency(p: float = 0.3, draws: int = 200_000, *, planted=None) -> Check:
     """Fraction of entries nn.Dropout(p) keeps, and the value of a kept entry, vs 1 - p and 1/(1-p)."""
-    state = torch.get_rng_state()
-    try:
+    with torch.random.fork_rng(devices=[]):  # the caller's global generator stays as it was
         torch.manual_seed(41)
         out = torch.nn.Dropout(p=p).train()(torch.ones(draws, dtype=_F64))
-    finally:
-        torch.set_rng_state(state)
     kept = (out != 0).to(_F64)
-    keep = p if planted == "torch's p read as keep probability" else 1 - p
-    kept_value = float(out[out != 0].mean())
-    return compare_mc(
-        "DO-4", [keep, 1 / keep], [kept.mean().item(), kept_value],
-        [kept.std().item() / math.sqrt(draws), 0.0], atol=[0.0, 1e-12],
-        analytic_label="[1 - p, 1/(1 - p)]", empirical_label="[keep frequency, kept value]", digits=4,
-        note=f"nn.Dropout(p={p}) on {draws} ones in training mode",
-    )
+    keep = choose(planted, 1 - p, {"torch's p read as keep probability": p})
+    return compare_mc("DO-4", [keep, 1 / keep], [kept.mean().item(), float(out[out != 0].mean())],
+                      [kept.std().item() / math.sqrt(draws), 0.0], atol=[0.0, 1e-12], digits=4,
+                      analytic_label="[1 - p, 1/(1 - p)]", empirical_label="[keep frequency, kept value]",
+                      note=f"nn.Dropout(p={p}) on {draws} ones in training mode")
 
 
-def objective_symbolic(N: int = 2, D: int = 2) -> dict:
-    """DO-5 in SymPy: expand ``||y - (R*X)w||^2``, use ``r^2 = r`` and independence (E r = p).
-
-    Returns
-    -------
-    dict
-        ``"expectation"`` and ``"closed_form"`` (SymPy expressions), ``"difference"`` (their
-        expanded difference, 0 if the identity holds) and ``"symbols"``.
-    """
-    check_int("N", N, low=1, high=4)
-    check_int("D", D, low=1, high=4)
-    p = sp.Symbol("p", positive=True)
-    X = sp.Matrix(N, D, lambda i, j: sp.Symbol(f"x{i}{j}", real=True))
-    R = sp.Matrix(N, D, lambda i, j: sp.Symbol(f"r{i}{j}"))
-    w = sp.Matrix(D, 1, lambda j, _: sp.Symbol(f"w{j}", real=True))
-    y = sp.Matrix(N, 1, lambda i, _: sp.Symbol(f"y{i}", real=True))
-    residual = y - X.multiply_elementwise(R) * w
-    loss = sp.expand((residual.T * residual)[0])
-    poly = sp.Poly(loss, *R)
-    # A Bernoulli variable satisfies r^k = r, and independent entries make E[prod r] = prod E[r].
-    expectation = sum(coef * p ** sum(1 for e in monom if e > 0) for monom, coef in poly.terms())
-    gamma_sq = sp.diag(*[(X.T * X)[j, j] for j in range(D)])
-    fit = y - p * X * w
-    closed = (fit.T * fit)[0] + p * (1 - p) * (w.T * gamma_sq * w)[0]
-    return {
-        "expectation": expectation,
-        "closed_form": closed,
-        "difference": sp.expand(expectation - closed),
-        "symbols": {"p": p, "X": X, "w": w, "y": y},
-    }
-
-
-def _objective_with(X, y, w, p, factor):
-    """||y - pXw||^2 + factor ||Gamma w||^2: the closed form with a given penalty factor."""
-    gamma_sq = (X.T @ X).diagonal()
-    return (y - p * (X @ w)).pow(2).sum() + factor * (gamma_sq * w.pow(2)).sum()
-
-
-_DO5_PROBLEM = dict(w=(0.7, -1.2, 0.4, 2.0))
+# --------------------------------------------------------------------------- DO-5
+def _do5_problem():
+    X, y = _problem(3, 4, seed=5)
+    return X, y, torch.tensor((0.7, -1.2, 0.4, 2.0), dtype=_F64)
 
 
 @derivation(
-    "DO-5",
-    chapter=CHAPTER,
+    "DO-5", chapter=CHAPTER, label="enumeration of all 2^12 masks",
     claim="E_R||y - (R*X)w||^2 = ||y - pXw||^2 + p(1-p)||Gamma w||^2 with Gamma = diag(X^T X)^(1/2): "
     "by enumeration of all masks, SymPy, Monte Carlo and step by step.",
-    label="enumeration of all 2^12 masks",
-    planted=(Planted("p^2 for p(1-p)", "the penalty factor written p^2 (the second moment of r, not its variance)"),),
+    planted={"p^2 for p(1-p)": "the penalty factor written p^2 (the second moment of r, not its variance)"},
 )
 def check_objective(*, planted=None) -> Check:
     """Closed form vs the exact expectation over all 2^12 masks of a 3 x 4 problem, three p."""
-    X, y = _problem(3, 4, seed=5)
-    w = torch.tensor(_DO5_PROBLEM["w"], dtype=_F64)
+    X, y, w = _do5_problem()
     ps = (0.3, 0.5, 0.8)
-    if planted == "p^2 for p(1-p)":
-        closed = [float(_objective_with(X, y, w, p, p**2)) for p in ps]
-    else:
-        closed = [float(dropout_linear_objective(X, y, w, p)) for p in ps]
+    closed_form = choose(planted, lambda p: dropout_linear_objective(X, y, w, p),
+                         {"p^2 for p(1-p)": lambda p: _objective_with(X, y, w, p, p**2)})
+    closed = [float(closed_form(p)) for p in ps]
     enumerated = [float(enumerated_objective(X, y, w, p)) for p in ps]
-    return compare(
-        "DO-5", closed, enumerated, atol=1e-10 * max(closed),
-        analytic_label="closed form", empirical_label="mean over 2^12 masks",
-        note=f"X 3x4, p = {ps}",
-    )
+    return compare("DO-5", closed, enumerated, atol=1e-10 * max(closed), analytic_label="closed form",
+                   empirical_label="mean over 2^12 masks", note=f"X 3x4, p = {ps}")
 
 
-@subcheck(
-    "DO-5",
-    label="SymPy expectation",
-    planted=(Planted("(1-p) alone for p(1-p)", "the penalty factor written 1 - p (the drop probability alone)"),),
-)
+@subcheck("DO-5", label="SymPy expectation", planted={
+    "(1-p) alone for p(1-p)": "the penalty factor written 1 - p (the drop probability alone)"})
 def check_objective_symbolic(*, planted=None) -> Check:
     """SymPy's expectation of the 2 x 2 loss, evaluated at a point, vs the closed form."""
-    X, y = _problem(3, 4, seed=5)
-    w = torch.tensor(_DO5_PROBLEM["w"], dtype=_F64)
+    X, y, w = _do5_problem()
     sym = objective_symbolic(2, 2)
     s = sym["symbols"]
     Xs, ys, ws = X[:2, :2], y[:2], w[:2]
@@ -568,22 +335,22 @@ def check_objective_symbolic(*, planted=None) -> Check:
     point.update({s["w"][j]: sp.Float(float(ws[j]), 20) for j in range(2)})
     point.update({s["y"][i]: sp.Float(float(ys[i]), 20) for i in range(2)})
     p = 0.6
-    if planted == "(1-p) alone for p(1-p)":
-        closed = float(_objective_with(Xs, ys, ws, p, 1 - p))
-    else:
-        closed = float(dropout_linear_objective(Xs, ys, ws, p))
-    return compare(
-        "DO-5", closed, float(sym["expectation"].subs(point)), atol=1e-10 * max(1.0, abs(closed)),
-        analytic_label="closed form", empirical_label="SymPy expectation",
-        note=f"2x2 problem at p = 0.6; the symbolic difference to the closed form expands to {sym['difference']}",
-    )
+    closed = float(choose(planted, lambda: dropout_linear_objective(Xs, ys, ws, p),
+                          {"(1-p) alone for p(1-p)": lambda: _objective_with(Xs, ys, ws, p, 1 - p)})())
+    return compare("DO-5", closed, float(sym["expectation"].subs(point)), atol=1e-10 * max(1.0, abs(closed)),
+                   analytic_label="closed form", empirical_label="SymPy expectation",
+                   note=f"2x2 problem at p = 0.6; the symbolic difference to the closed form expands to "
+                   f"{sym['difference']}")
 
 
-@subcheck(
-    "DO-5",
-    label="Monte Carlo, X 20x5",
-    planted=(Planted("Gamma = diag(X^T X)", "the square root in Gamma forgotten: p(1-p)||diag(X^T X) w||^2"),),
-)
+def _gamma_unrooted(X, y, w, p):
+    """The closed form with the square root in Gamma forgotten: p(1-p)||diag(X^T X) w||^2."""
+    gram = (X.T @ X).diagonal()
+    return (y - p * (X @ w)).pow(2).sum() + p * (1 - p) * (gram.pow(2) * w.pow(2)).sum()
+
+
+@subcheck("DO-5", label="Monte Carlo, X 20x5", planted={
+    "Gamma = diag(X^T X)": "the square root in Gamma forgotten: p(1-p)||diag(X^T X) w||^2"})
 def objective_monte_carlo(keep_prob: float = 0.5, draws: int = 200_000, *, seed: int = 6, planted=None) -> Check:
     """DO-5 by Monte Carlo on a problem too large to enumerate (X 20x5: 2^100 masks)."""
     X, y = _problem(20, 5, seed=seed)
@@ -594,31 +361,25 @@ def objective_monte_carlo(keep_prob: float = 0.5, draws: int = 200_000, *, seed:
         R = dropout(torch.ones(min(20_000, draws - start), *X.shape, dtype=_F64), keep_prob,
                     scaling="test-time", generator=g)
         losses[start : start + R.shape[0]] = (y - (R * X) @ w).pow(2).sum(-1)
-    if planted == "Gamma = diag(X^T X)":
-        p, gram = keep_prob, (X.T @ X).diagonal()
-        closed = (y - p * (X @ w)).pow(2).sum() + p * (1 - p) * (gram.pow(2) * w.pow(2)).sum()
-    else:
-        closed = dropout_linear_objective(X, y, w, keep_prob)
-    return compare_mc(
-        "DO-5", closed, losses.mean(), float(losses.std()) / math.sqrt(draws),
-        analytic_label="closed form", empirical_label=f"Monte Carlo ({draws} masks)", digits=5,
-        note=f"X 20x5, p = {keep_prob}",
-    )
+    closed = choose(planted, dropout_linear_objective, {"Gamma = diag(X^T X)": _gamma_unrooted})(X, y, w, keep_prob)
+    return compare_mc("DO-5", closed, losses.mean(), float(losses.std()) / math.sqrt(draws), digits=5,
+                      analytic_label="closed form", empirical_label=f"Monte Carlo ({draws} masks)",
+                      note=f"X 20x5, p = {keep_prob}")
 
 
 def objective_steps(keep_prob: float = 0.6, *, planted=None) -> list[Check]:
     """The derivation of DO-5 one step at a time, each step checked by enumeration."""
     p = keep_prob
-    X, y = _problem(3, 4, seed=5)
-    w = torch.tensor(_DO5_PROBLEM["w"], dtype=_F64)
-    D = X.shape[1]
-    row_sum = [ensemble_mean(lambda r, i=i: (r * X[i]) @ w, D, p, dtype=torch.float64) for i in range(3)]
-    row_sq = [ensemble_mean(lambda r, i=i: ((r * X[i]) @ w) ** 2, D, p, dtype=torch.float64) for i in range(3)]
-    row_loss = [ensemble_mean(lambda r, i=i: (y[i] - (r * X[i]) @ w) ** 2, D, p, dtype=torch.float64) for i in range(3)]
-    mean, second, loss = (torch.stack(v) for v in (row_sum, row_sq, row_loss))
+    X, y, w = _do5_problem()
+
+    def per_row(f):  # E over the 2^4 masks of row i of f(i, s_i), s_i = sum_j r_ij X_ij w_j
+        return torch.stack([ensemble_mean(lambda r, i=i: f(i, (r * X[i]) @ w), X.shape[1], p, dtype=torch.float64)
+                            for i in range(3)])
+
+    mean, second, loss = per_row(lambda i, s: s), per_row(lambda i, s: s**2), per_row(lambda i, s: (y[i] - s) ** 2)
     var = second - mean**2
     gamma = (X.T @ X).diagonal().sqrt()
-    step4 = (y - mean) ** 2 if planted == "variance dropped in step 4" else (y - mean) ** 2 + var
+    step4 = choose(planted, (y - mean) ** 2 + var, {"variance dropped in step 4": (y - mean) ** 2})
 
     def cmp(a, e, **kw):
         return compare("DO-5", a, e, atol=1e-12 * max(1.0, float(torch.as_tensor(a).abs().max())), **kw)
@@ -638,32 +399,32 @@ def objective_steps(keep_prob: float = 0.6, *, planted=None) -> list[Check]:
     ]
 
 
-@subcheck(
-    "DO-5",
-    label="the derivation step by step",
-    planted=(Planted("variance dropped in step 4", "E[(y - s)^2] taken as (y - E s)^2, the variance of s forgotten"),),
-)
+@subcheck("DO-5", label="the derivation step by step", planted={
+    "variance dropped in step 4": "E[(y - s)^2] taken as (y - E s)^2, the variance of s forgotten"})
 def check_objective_steps(keep_prob: float = 0.6, *, planted=None) -> Check:
     """All five steps of :func:`objective_steps` at once: every entry within its rounding tolerance."""
     steps = objective_steps(keep_prob, planted=planted)
     analytic = np.concatenate([c.analytic.reshape(-1) for c in steps])
     computed = np.concatenate([c.empirical.reshape(-1) for c in steps])
-    return compare(
-        "DO-5", analytic, computed, atol=1e-12 * max(1.0, float(np.abs(analytic).max())),
-        analytic_label="steps 1-5, by formula", empirical_label="by enumeration",
-        note=f"X 3x4, p = {keep_prob}; the five steps' values in order",
-    )
+    return compare("DO-5", analytic, computed, atol=1e-12 * max(1.0, float(np.abs(analytic).max())),
+                   analytic_label="steps 1-5, by formula", empirical_label="by enumeration",
+                   note=f"X 3x4, p = {keep_prob}; the five steps' values in order")
+
+
+# --------------------------------------------------------------------------- DO-6
+def _p_not_divided_out(X, y, p):
+    """The normal equations with the factor p kept: (p X^T X + p(1-p) Gamma^2) w = X^T y."""
+    G = X.T @ X
+    return torch.linalg.solve(p * G + p * (1 - p) * torch.diag(G.diagonal()), X.T @ y)
 
 
 @derivation(
-    "DO-6",
-    chapter=CHAPTER,
+    "DO-6", chapter=CHAPTER, label="normal equations of the enumerated loss",
     claim="The minimiser of the expected dropout loss is w* = (p X^T X + (1-p) Gamma^2)^-1 X^T y; "
     "w~ = p w* minimises ||y - X w~||^2 + ((1-p)/p)||Gamma w~||^2; SGD with dropout (both scalings), "
     "tail-averaged, converges to w* and p w*.",
-    label="normal equations of the enumerated loss",
-    planted=(Planted("p(1-p) Gamma^2 in the normal equations",
-                     "the factor p not divided out: (p X^T X + p(1-p) Gamma^2) w = X^T y"),),
+    planted={"p(1-p) Gamma^2 in the normal equations":
+             "the factor p not divided out: (p X^T X + p(1-p) Gamma^2) w = X^T y"},
 )
 def check_ridge_minimiser(keep_prob: float = 0.6, *, planted=None) -> Check:
     """Closed form vs the normal equations of the enumerated expected loss (exact moments)."""
@@ -671,24 +432,19 @@ def check_ridge_minimiser(keep_prob: float = 0.6, *, planted=None) -> Check:
     X, y = _problem(4, 3, seed=7)
     N, D = X.shape
     # Exact second moments of the dropped-out design, by enumeration of all 2^12 masks.
-    gram = ensemble_mean(lambda m: (lambda Z: Z.transpose(1, 2) @ Z)(m.view(-1, N, D) * X), N * D, p, dtype=torch.float64)
-    moment = ensemble_mean(lambda m: (m.view(-1, N, D) * X).transpose(1, 2) @ y, N * D, p, dtype=torch.float64)
+    dropped = lambda m: m.view(-1, N, D) * X  # the design with mask m, (masks, N, D)
+    gram = ensemble_mean(lambda m: dropped(m).transpose(1, 2) @ dropped(m), N * D, p, dtype=torch.float64)
+    moment = ensemble_mean(lambda m: dropped(m).transpose(1, 2) @ y, N * D, p, dtype=torch.float64)
     w_enum = torch.linalg.solve(gram, moment)
-    if planted == "p(1-p) Gamma^2 in the normal equations":
-        G = X.T @ X
-        w_star = torch.linalg.solve(p * G + p * (1 - p) * torch.diag(G.diagonal()), X.T @ y)
-    else:
-        w_star = dropout_ridge_solution(X, y, p)
-    return compare(
-        "DO-6", w_star, w_enum, atol=1e-10 * max(1.0, float(w_star.abs().max())),
-        analytic_label="closed form w*", empirical_label="enumerated normal equations",
-        note=f"X 4x3, p = {p}",
-    )
+    solve = choose(planted, dropout_ridge_solution, {"p(1-p) Gamma^2 in the normal equations": _p_not_divided_out})
+    w_star = solve(X, y, p)
+    return compare("DO-6", w_star, w_enum, atol=1e-10 * max(1.0, float(w_star.abs().max())),
+                   analytic_label="closed form w*", empirical_label="enumerated normal equations",
+                   note=f"X 4x3, p = {p}")
 
 
 @subcheck(
-    "DO-6",
-    label="scikit-learn Ridge for w~ = p w*",
+    "DO-6", label="scikit-learn Ridge for w~ = p w*",
     planted=(
         Planted("p/(1-p) for (1-p)/p", "the ridge strength written p/(1-p)"),
         Planted(
@@ -708,25 +464,22 @@ def check_ridge_sklearn(keep_prob: float = 0.6, *, planted=None) -> Check:
     p = keep_prob
     X, y = _problem(4, 3, seed=7)
     gamma = (X**2).sum(0).sqrt()
-    alpha = p / (1 - p) if planted == "p/(1-p) for (1-p)/p" else (1 - p) / p
-    if planted == "weight cost scaled down by Gamma":
-        gamma = 1 / gamma  # columns multiplied by Gamma: the penalty on w~_j becomes w~_j^2 / Gamma_jj^2
+    alpha, gamma = choose(planted, ((1 - p) / p, gamma), {
+        "p/(1-p) for (1-p)/p": (p / (1 - p), gamma),
+        # columns multiplied by Gamma: the penalty on w~_j becomes w~_j^2 / Gamma_jj^2
+        "weight cost scaled down by Gamma": ((1 - p) / p, 1 / gamma),
+    })
     ridge = Ridge(alpha=alpha, fit_intercept=False, solver="cholesky").fit((X / gamma).numpy(), y.numpy())
     w_tilde = torch.as_tensor(ridge.coef_) / gamma
     scaled = p * dropout_ridge_solution(X, y, p)
-    return compare(
-        "DO-6", scaled, w_tilde, atol=1e-10 * max(1.0, float(scaled.abs().max())),
-        analytic_label="closed form p w*", empirical_label="sklearn Ridge",
-        note=f"X 4x3, p = {p}; Ridge solves ||y - Xv||^2 + ((1-p)/p)||Gamma v||^2 after rescaling columns by Gamma",
-    )
+    return compare("DO-6", scaled, w_tilde, atol=1e-10 * max(1.0, float(scaled.abs().max())),
+                   analytic_label="closed form p w*", empirical_label="sklearn Ridge",
+                   note=f"X 4x3, p = {p}; Ridge solves ||y - Xv||^2 + ((1-p)/p)||Gamma v||^2 after rescaling "
+                   "columns by Gamma")
 
 
-@subcheck(
-    "DO-6",
-    label="SGD with dropout, both scalings",
-    planted=(Planted("inverted dropout trains w*",
-                     "the inverted-dropout chains expected at w* (the factor p forgotten)"),),
-)
+@subcheck("DO-6", label="SGD with dropout, both scalings", planted={
+    "inverted dropout trains w*": "the inverted-dropout chains expected at w* (the factor p forgotten)"})
 def ridge_sgd(keep_prob: float = 0.6, *, chains: int = 20, steps: int = 4000, seed: int = 8, planted=None) -> Check:
     """DO-6 by SGD with dropout: tail-averaged chains vs the closed form, for both scalings."""
     p = keep_prob
@@ -739,54 +492,8 @@ def ridge_sgd(keep_prob: float = 0.6, *, chains: int = 20, steps: int = 4000, se
     # The standard errors come from `chains` runs: widen them by the t quantile over the normal one.
     z = bonferroni_z(est.numel(), 0.999)
     t = float(stats.t.ppf(1 - 1e-3 / (2 * est.numel()), chains - 1))
-    expected_inverted = w_star if planted == "inverted dropout trains w*" else p * w_star
-    return compare_mc(
-        "DO-6", torch.cat([w_star, expected_inverted]), est, se * (t / z),
-        analytic_label="closed form [w*, p w*]", empirical_label=f"SGD, mean of {chains} chains", digits=4,
-        note=f"X 40x3, p = {p}; test-time-scaled dropout trains w*, inverted dropout w~ = p w*; standard "
-        f"errors across chains widened by t/z = {t / z:.2f} ({chains - 1} degrees of freedom)",
-    )
-
-
-@derivation(
-    "DO-9",
-    chapter=CHAPTER,
-    claim="For softmax regression weight scaling gives exactly the normalised geometric mean of the 2^n sub-models.",
-    label="enumeration of all 2^10 masks",
-    planted=(Planted("arithmetic mean", "the sub-models' probabilities averaged arithmetically"),),
-)
-def check_softmax_geometric_mean(keep_prob: float = 0.5, units: int = 10, *, planted=None) -> Check:
-    g = torch.Generator().manual_seed(9)
-    W = torch.randn(5, units, generator=g, dtype=_F64)
-    b = torch.randn(5, generator=g, dtype=_F64)
-    x = torch.randn(3, units, generator=g, dtype=_F64)
-    probs = lambda r: torch.softmax((r[:, None, :] * x) @ W.T + b, dim=-1)  # noqa: E731
-    geometric = ensemble_mean(probs, units, keep_prob, mean="geometric", dtype=torch.float64)
-    arithmetic = ensemble_mean(probs, units, keep_prob, dtype=torch.float64)
-    scaled = torch.softmax(x @ (keep_prob * W).T + b, dim=-1)
-    return compare(
-        "DO-9", scaled, arithmetic if planted == "arithmetic mean" else geometric, atol=1e-12,
-        analytic_label="softmax with weights scaled by p", empirical_label=f"geometric mean over 2^{units} masks",
-        note=f"10 inputs, 5 classes, p = {keep_prob}; the arithmetic mean of the sub-models differs by up to "
-             f"{float((arithmetic - scaled).abs().max()):.3f}",
-    )
-
-
-experiment(
-    "DO-7",
-    chapter=CHAPTER,
-    claim="A 40-100-100-10 MLP on MNIST-1D trained with dropout (keep 0.8 on both hidden layers) "
-    "has a higher test accuracy than without (paired seeds).",
-    expected="increase",
-    measures="test accuracy with dropout minus without (same seed)",
-    unit="points",
-)
-experiment(
-    "DO-8",
-    chapter=CHAPTER,
-    claim="Dropout lowers the fraction of active (positive) hidden units on test inputs (both "
-    "hidden layers together, paired seeds).",
-    expected="decrease",
-    measures="fraction of active hidden units with dropout minus without (same seed)",
-    unit="points",
-)
+    expected_inverted = choose(planted, p * w_star, {"inverted dropout trains w*": w_star})
+    return compare_mc("DO-6", torch.cat([w_star, expected_inverted]), est, se * (t / z), digits=4,
+                      analytic_label="closed form [w*, p w*]", empirical_label=f"SGD, mean of {chains} chains",
+                      note=f"X 40x3, p = {p}; test-time-scaled dropout trains w*, inverted dropout w~ = p w*; "
+                      f"standard errors across chains widened by t/z = {t / z:.2f} ({chains - 1} degrees of freedom)")

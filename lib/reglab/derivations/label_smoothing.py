@@ -12,7 +12,7 @@ With smoothed targets the cross-entropy has a finite minimiser over the logits: 
 equals the target, so every wrong class sits log((1-eps)(k-1)/eps) below the true one (LS-3).
 Without smoothing the infimum is not attained: gradient descent drives the gap up without bound.
 
-LS-4 (noisy MNIST-1D labels, calibration) is an experiment, registered here and run by
+LS-4 (noisy MNIST-1D labels, calibration) is an experiment, registered and run in
 :mod:`reglab.experiments.label_smoothing`.
 """
 from __future__ import annotations
@@ -27,22 +27,25 @@ from torch import Tensor
 from .._validation import check_int, check_real
 from ..noise import corrupt_labels, smooth_labels, smoothed_cross_entropy
 from .compare import Check, compare, compare_mc
-from .registry import Planted, derivation, experiment, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "pytorch_label_smoothing",
-    "optimal_logit_gap",
-    "check_targets",
+    "TARGET_DRAWS",
+    "check_finite_logits",
     "check_lecture_example",
     "check_pytorch_relation",
     "check_pytorch_target",
-    "minimise_logits",
-    "logit_gap_path",
-    "check_finite_logits",
+    "check_targets",
     "check_unbounded_gap",
+    "logit_gap_path",
+    "minimise_logits",
+    "optimal_logit_gap",
+    "pytorch_label_smoothing",
 ]
 
 CHAPTER = "label_smoothing"
+#: Corrupted labels simulated by the Monte Carlo check of LS-1.
+TARGET_DRAWS = 400_000
 
 
 def _check_k_eps(num_classes, eps):
@@ -111,37 +114,25 @@ def optimal_logit_gap(eps: float, num_classes: int) -> float:
 
 
 # ----------------------------------------------------------------------------- LS-1
-TORCH_TARGET = "eps/k for eps/(k-1) on the wrong classes"
-SLIDE_VECTOR = "the slide's 8-entry vector"
-_PLANTED_LS1_MC = {
-    TORCH_TARGET: "1 - eps on the label and eps/k on each other class: PyTorch's e/k (its mixture "
-    "with the uniform distribution) taken for the lecture's eps/(k-1)",
-}
-_PLANTED_LS1_EXAMPLE = (
-    Planted(
-        SLIDE_VECTOR,
-        "the slide's one-hot vector for the digit 6, [0 0 0 0 0 1 0 0], smoothed by the rule with the "
-        "k = 10 digits: 8 entries, the 1 in the sixth place (the digit 5 counting from 0), and entries "
-        "that sum to 1 - eps + 7 eps/9",
-        slip='slide "Solution: Smooth Labels": "For example, in MNIST for digit 6: '
-        'y = [0 0 0 0 0 1 0 0]" (and y^ = [0.05 0 0.02 0.08 0.05 0.8 0 0], also 8 entries)',
-        correct="ten entries indexed by the digits 0 to 9, the 1 at index 6: y = [0 0 0 0 0 0 1 0 0 0]; "
-        "smoothed, 1 - eps at index 6 and eps/9 at the nine others, summing to 1",
-    ),
+def _torch_target(label: int, num_classes: int, eps: float) -> Tensor:
+    """1 - eps on the label and eps/k (PyTorch's e/k) on each other class: a planted mistake."""
+    q = torch.full((num_classes,), eps / num_classes, dtype=torch.float64)
+    q[label] = 1 - eps
+    return q
+
+
+@derivation(
+    "LS-1",
+    chapter=CHAPTER,
+    claim="Smoothed targets are 1 - eps for the labelled class and eps/(k-1) for the others: the expected "
+    "one-hot code of a label that is wrong with probability eps (simulated), and for the lecture's "
+    "MNIST example a vector of ten entries, 1 - eps at index 6, summing to 1.",
+    label="Monte Carlo",
+    planted={"eps/k for eps/(k-1) on the wrong classes": "1 - eps on the label and eps/k on each other class: "
+             "PyTorch's e/k (its mixture with the uniform distribution) taken for the lecture's eps/(k-1)"},
 )
-
-
-def _target(label: int, num_classes: int, eps: float, planted=None) -> Tensor:
-    """The smoothed target by the lecture's rule, or with eps/k off the label under the planted error."""
-    if planted == TORCH_TARGET:
-        q = torch.full((num_classes,), eps / num_classes, dtype=torch.float64)
-        q[label] = 1 - eps
-        return q
-    return smooth_labels(torch.tensor([label]), num_classes, eps)[0]
-
-
 def check_targets(
-    *, eps: float = 0.1, num_classes: int = 10, label: int = 6, num_draws: int = 400000, seed: int = 0,
+    *, eps: float = 0.1, num_classes: int = 10, label: int = 6, num_draws: int = TARGET_DRAWS, seed: int = 0,
     planted=None,
 ) -> Check:
     """LS-1: smoothed target vs the frequencies of a corrupted label (simulated noise model).
@@ -156,9 +147,11 @@ def check_targets(
     recorded = corrupt_labels(torch.full((num_draws,), label), eps, num_classes, generator=g)
     freq = torch.bincount(recorded, minlength=num_classes).to(torch.float64) / num_draws
     stderr = (freq * (1 - freq) / num_draws).sqrt()
+    target = choose(planted, lambda: smooth_labels(torch.tensor([label]), num_classes, eps)[0],
+                    {"eps/k for eps/(k-1) on the wrong classes": lambda: _torch_target(label, num_classes, eps)})
     return compare_mc(
         "LS-1",
-        _target(label, num_classes, eps, planted),
+        target(),
         freq,
         stderr,
         analytic_label="1 - eps, eps/(k-1)",
@@ -168,19 +161,22 @@ def check_targets(
     )
 
 
-@derivation(
+@subcheck(
     "LS-1",
-    chapter=CHAPTER,
-    claim="Smoothed targets are 1 - eps for the labelled class and eps/(k-1) for the others: the expected "
-    "one-hot code of a label that is wrong with probability eps (simulated), and for the lecture's "
-    "MNIST example a vector of ten entries, 1 - eps at index 6, summing to 1.",
-    label="Monte Carlo",
-    planted=_PLANTED_LS1_MC,
+    label="the lecture's MNIST example",
+    planted=(
+        Planted(
+            "the slide's 8-entry vector",
+            "the slide's one-hot vector for the digit 6, [0 0 0 0 0 1 0 0], smoothed by the rule with the "
+            "k = 10 digits: 8 entries, the 1 in the sixth place (the digit 5 counting from 0), and entries "
+            "that sum to 1 - eps + 7 eps/9",
+            slip='slide "Solution: Smooth Labels": "For example, in MNIST for digit 6: '
+            'y = [0 0 0 0 0 1 0 0]" (and y^ = [0.05 0 0.02 0.08 0.05 0.8 0 0], also 8 entries)',
+            correct="ten entries indexed by the digits 0 to 9, the 1 at index 6: y = [0 0 0 0 0 0 1 0 0 0]; "
+            "smoothed, 1 - eps at index 6 and eps/9 at the nine others, summing to 1",
+        ),
+    ),
 )
-def _ls1(*, planted=None) -> Check:
-    return check_targets(planted=planted)
-
-
 def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
     """LS-1 for the lecture's example, the digit 6 of MNIST's ten digits.
 
@@ -190,7 +186,8 @@ def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
     """
     _, eps = _check_k_eps(10, eps)
     k, digit = 10, 6
-    one_hot = [0.0, 0, 0, 0, 0, 1, 0, 0] if planted == SLIDE_VECTOR else F.one_hot(torch.tensor(digit), k).tolist()
+    one_hot = choose(planted, F.one_hot(torch.tensor(digit), k).tolist(),
+                     {"the slide's 8-entry vector": [0.0, 0, 0, 0, 0, 1, 0, 0]})
     rule = np.array([1 - eps if v == 1 else eps / (k - 1) for v in one_hot])
     ours = smooth_labels(torch.tensor([digit]), k, eps)[0].numpy()
 
@@ -209,24 +206,16 @@ def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
     )
 
 
-@subcheck("LS-1", label="the lecture's MNIST example", planted=_PLANTED_LS1_EXAMPLE)
-def _ls1_example(*, planted=None) -> Check:
-    return check_lecture_example(planted=planted)
-
-
 # ----------------------------------------------------------------------------- LS-2
-NO_CONVERSION = "PyTorch's e taken as eps (eps/k for eps/(k-1))"
-INVERTED = "conversion inverted: e = eps (k-1)/k"
-
-
-def _converted(eps: float, num_classes: int, planted=None) -> float:
-    if planted == NO_CONVERSION:
-        return eps
-    if planted == INVERTED:
-        return eps * (num_classes - 1) / num_classes
-    return pytorch_label_smoothing(eps, num_classes)
-
-
+@derivation(
+    "LS-2",
+    chapter=CHAPTER,
+    claim="PyTorch's label_smoothing=e targets (1 - e) onehot + e/k (read from the gradient of its loss); "
+    "ours with eps equals PyTorch's with e = eps k/(k-1): the targets and the loss values agree.",
+    label="loss values",
+    planted={"PyTorch's e taken as eps (eps/k for eps/(k-1))": "F.cross_entropy(label_smoothing=eps): PyTorch's "
+             "eps/k on the wrong classes taken for the lecture's eps/(k-1)"},
+)
 def check_pytorch_relation(
     *, epsilons=(0.05, 0.1, 0.3), num_classes: int = 10, n: int = 64, seed: int = 0, planted=None
 ) -> Check:
@@ -236,9 +225,11 @@ def check_pytorch_relation(
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     logits = 3 * torch.randn(n, num_classes, generator=g, dtype=torch.float64)
     labels = torch.randint(0, num_classes, (n,), generator=g)
+    converted = choose(planted, pytorch_label_smoothing,
+                       {"PyTorch's e taken as eps (eps/k for eps/(k-1))": lambda eps, k: eps})
     ours = [smoothed_cross_entropy(logits, labels, e).item() for e in epsilons]
     theirs = [
-        F.cross_entropy(logits, labels, label_smoothing=_converted(e, num_classes, planted)).item()
+        F.cross_entropy(logits, labels, label_smoothing=converted(e, num_classes)).item()
         for e in epsilons
     ]
     return compare(
@@ -253,19 +244,9 @@ def check_pytorch_relation(
     )
 
 
-@derivation(
-    "LS-2",
-    chapter=CHAPTER,
-    claim="PyTorch's label_smoothing=e targets (1 - e) onehot + e/k (read from the gradient of its loss); "
-    "ours with eps equals PyTorch's with e = eps k/(k-1): the targets and the loss values agree.",
-    label="loss values",
-    planted={NO_CONVERSION: "F.cross_entropy(label_smoothing=eps): PyTorch's eps/k on the wrong classes "
-             "taken for the lecture's eps/(k-1)"},
-)
-def _ls2(*, planted=None) -> Check:
-    return check_pytorch_relation(planted=planted)
-
-
+@subcheck("LS-2", label="targets from the gradient",
+          planted={"conversion inverted: e = eps (k-1)/k": "e = eps (k-1)/k: the conversion applied the wrong "
+                   "way round"})
 def check_pytorch_target(*, eps: float = 0.2, num_classes: int = 10, seed: int = 0, planted=None) -> Check:
     """LS-2, the targets themselves: PyTorch's target read from the gradient of its loss.
 
@@ -277,7 +258,9 @@ def check_pytorch_target(*, eps: float = 0.2, num_classes: int = 10, seed: int =
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     z = torch.randn(num_classes, num_classes, generator=g, dtype=torch.float64, requires_grad=True)
     labels = torch.arange(num_classes)
-    loss = F.cross_entropy(z, labels, label_smoothing=_converted(eps, num_classes, planted), reduction="sum")
+    converted = choose(planted, pytorch_label_smoothing,
+                       {"conversion inverted: e = eps (k-1)/k": lambda eps, k: eps * (k - 1) / k})
+    loss = F.cross_entropy(z, labels, label_smoothing=converted(eps, num_classes), reduction="sum")
     (grad,) = torch.autograd.grad(loss, z)
     theirs = torch.softmax(z.detach(), -1) - grad
     return compare(
@@ -289,12 +272,6 @@ def check_pytorch_target(*, eps: float = 0.2, num_classes: int = 10, seed: int =
         empirical_label="softmax - grad of F.cross_entropy",
         note=f"eps = {eps}, k = {num_classes}, every label once",
     )
-
-
-@subcheck("LS-2", label="targets from the gradient",
-          planted={INVERTED: "e = eps (k-1)/k: the conversion applied the wrong way round"})
-def _ls2_target(*, planted=None) -> Check:
-    return check_pytorch_target(planted=planted)
 
 
 # ----------------------------------------------------------------------------- LS-3
@@ -385,18 +362,26 @@ def logit_gap_path(eps, num_classes: int, *, steps: int = 1000, lr: float = 1.0)
     return path[0] if single else path
 
 
-NO_K_MINUS_1 = "gap log((1-eps)/eps), without (k-1)"
-GAP_SETTLES = "the gap settles at eps = 0"
-
-
+@derivation(
+    "LS-3",
+    chapter=CHAPTER,
+    claim="With smoothing the optimal logits are finite: softmax equals the smoothed target and the logit "
+    "gap is log((1-eps)(k-1)/eps) (Newton's minimiser); without smoothing gradient descent's gap grows "
+    "without bound, like log t: e^gap + (k-1) gap rises by lr k per step.",
+    label="Newton minimiser",
+    planted={"gap log((1-eps)/eps), without (k-1)": "the gap log((1-eps)/eps): the ratio of the target's "
+             "entries without the k - 1 that divides eps among the wrong classes"},
+)
 def check_finite_logits(*, epsilons=(0.01, 0.1, 0.3), num_classes: int = 10, planted=None) -> Check:
     """LS-3: closed-form gap and softmax at the optimum vs a numerical minimiser (Newton)."""
     num_classes = check_int("num_classes", num_classes, low=2)
+    gap_formula = choose(planted, optimal_logit_gap,
+                         {"gap log((1-eps)/eps), without (k-1)": lambda e, k: math.log((1 - e) / e)})
     analytic, empirical = [], []
     for e in epsilons:
         z = minimise_logits(e, num_classes)
         p = torch.softmax(z, -1)
-        gap = math.log((1 - e) / e) if planted == NO_K_MINUS_1 else optimal_logit_gap(e, num_classes)
+        gap = gap_formula(e, num_classes)
         analytic += [gap, 1 - e, e / (num_classes - 1)]
         empirical += [(z[0] - z[1:]).mean().item(), p[0].item(), p[1:].mean().item()]
     return compare(
@@ -410,20 +395,8 @@ def check_finite_logits(*, epsilons=(0.01, 0.1, 0.3), num_classes: int = 10, pla
     )
 
 
-@derivation(
-    "LS-3",
-    chapter=CHAPTER,
-    claim="With smoothing the optimal logits are finite: softmax equals the smoothed target and the logit "
-    "gap is log((1-eps)(k-1)/eps) (Newton's minimiser); without smoothing gradient descent's gap grows "
-    "without bound, like log t: e^gap + (k-1) gap rises by lr k per step.",
-    label="Newton minimiser",
-    planted={NO_K_MINUS_1: "the gap log((1-eps)/eps): the ratio of the target's entries without the "
-             "k - 1 that divides eps among the wrong classes"},
-)
-def _ls3(*, planted=None) -> Check:
-    return check_finite_logits(planted=planted)
-
-
+@subcheck("LS-3", label="eps = 0, gradient descent",
+          planted={"the gap settles at eps = 0": "a finite optimum at eps = 0 as well: the gap stops rising"})
 def check_unbounded_gap(*, num_classes: int = 10, lr: float = 1.0, steps=(300, 1000, 3000), planted=None) -> Check:
     """LS-3 at eps = 0: the gap of gradient descent on plain cross-entropy grows like log t.
 
@@ -441,7 +414,7 @@ def check_unbounded_gap(*, num_classes: int = 10, lr: float = 1.0, steps=(300, 1
     invariant = np.exp(g) + (num_classes - 1) * g
     windows = np.diff(np.array(steps, dtype=np.float64))
     rise = lr * num_classes * windows
-    predicted = np.zeros_like(windows) if planted == GAP_SETTLES else rise
+    predicted = choose(planted, rise, {"the gap settles at eps = 0": np.zeros_like(windows)})
     return compare(
         "LS-3",
         predicted,
@@ -454,19 +427,3 @@ def check_unbounded_gap(*, num_classes: int = 10, lr: float = 1.0, steps=(300, 1
         f"the gap there: {', '.join(f'{v:.3f}' for v in g)}",
     )
 
-
-@subcheck("LS-3", label="eps = 0, gradient descent",
-          planted={GAP_SETTLES: "a finite optimum at eps = 0 as well: the gap stops rising"})
-def _ls3_unbounded(*, planted=None) -> Check:
-    return check_unbounded_gap(planted=planted)
-
-
-experiment(
-    "LS-4",
-    chapter=CHAPTER,
-    claim="MNIST-1D with 30 % of the training labels flipped: smoothing at the noise rate (eps = 0.3) "
-    "lowers the expected calibration error on clean test signals against no smoothing (paired seeds).",
-    expected="decrease",
-    measures="test ECE with eps = 0.3 minus without smoothing",
-    unit="points",
-)

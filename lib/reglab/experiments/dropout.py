@@ -1,9 +1,9 @@
 """The experiments of the chapter *Dropout*: an MLP on MNIST-1D with and without dropout.
 
 DO-7 (test accuracy) and DO-8 (fraction of active hidden units) are measured on the same paired
-runs. The results are registered, with the direction they expect, in
-:mod:`reglab.derivations.dropout`; the chapter records the measured effects with
-:func:`reglab.derivations.core.record_outcome`.
+runs. Both are registered here, with the direction they expect; their per-seed effects are
+:meth:`DropoutRun.accuracy_gain` and :meth:`DropoutRun.active_change`, which the chapter records
+with :func:`reglab.book.record`.
 """
 from __future__ import annotations
 
@@ -14,9 +14,31 @@ from torch import Tensor
 
 from .._validation import check_int, check_real
 from ..data import Dataset
+from ..derivations.registry import experiment
 from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
 
-__all__ = ["DropoutConfig", "DropoutRun", "run_dropout", "active_fraction"]
+__all__ = ["DropoutConfig", "DropoutRun", "active_fraction", "run_dropout"]
+
+CHAPTER = "dropout"
+
+experiment(
+    "DO-7",
+    chapter=CHAPTER,
+    claim="A 40-100-100-10 MLP on MNIST-1D trained with dropout (keep 0.8 on both hidden layers) "
+    "has a higher test accuracy than without (paired seeds).",
+    expected="increase",
+    measures="test accuracy with dropout minus without (same seed)",
+    unit="points",
+)
+experiment(
+    "DO-8",
+    chapter=CHAPTER,
+    claim="Dropout lowers the fraction of active (positive) hidden units on test inputs (both "
+    "hidden layers together, paired seeds).",
+    expected="decrease",
+    measures="fraction of active hidden units with dropout minus without (same seed)",
+    unit="points",
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +146,21 @@ class DropoutRun:
         """DO-8 per seed: fraction of active hidden units (both layers) with minus without, points."""
         without, with_dropout = self._pair(self.active)
         return 100 * (with_dropout.mean(0) - without.mean(0))
+
+    def prose_numbers(self) -> dict[str, float | int]:
+        """The settings and mean accuracies (in percent) that the chapter's prose quotes.
+
+        Keys ``keep``, ``seeds``, ``momentum``, ``lr``, ``batch``, ``epochs`` (the settings), then
+        ``test_none``, ``train_none``, ``test_drop``, ``train_drop`` (mean accuracy over the seeds
+        without and with dropout); the chapter glues them as ``do_<key>``.
+        """
+        c = self.config
+        numbers = {"keep": c.keep_prob, "seeds": c.seeds, "momentum": c.momentum, "lr": c.lr,
+                   "batch": c.batch_size, "epochs": c.epochs}
+        for name, key in zip(c.arms, ("none", "drop")):
+            numbers[f"test_{key}"] = 100 * self.test_acc[name].mean().item()
+            numbers[f"train_{key}"] = 100 * self.train_acc[name].mean().item()
+        return numbers
 
 
 def run_dropout(data: Dataset, config: DropoutConfig = DropoutConfig()) -> DropoutRun:
