@@ -13,7 +13,7 @@ import torch
 from reglab import omp
 from reglab.derivations import get_result
 from reglab.derivations import sparse_representations as sr
-from reglab.derivations import sparse_representations_pictures as pictures
+from reglab import plotting as pictures
 from sklearn.linear_model import orthogonal_mp
 
 

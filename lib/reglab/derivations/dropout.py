@@ -3,7 +3,7 @@
 The lecture's p is the probability of *keeping* a unit. Exact enumeration over all ``2**n``
 masks (:func:`reglab.dropout.ensemble_mean`) is the independent computation for the claims about
 expectations; Monte Carlo (with a confidence interval), SymPy, a least-squares solver and SGD
-confirm the rest. Those computations live in :mod:`reglab.derivations.dropout_computations`, whose
+confirm the rest. Those computations live in :mod:`reglab.derivations._dropout_computations`, whose
 public names this module imports. The experiments DO-7 and DO-8 live in
 :mod:`reglab.experiments.dropout`.
 """
@@ -20,7 +20,7 @@ from torch import Tensor
 from .._validation import check_regression
 from ..dropout import Dropout, dropout, ensemble_mean
 from .compare import Check, bonferroni_z, compare, compare_mc
-from .dropout_computations import (
+from ._dropout_computations import (
     _keep_prob,
     _masks,
     _nonlinear_mc,

@@ -10,7 +10,7 @@
 A checker's planted mistakes stand beside the right computation in the table it gives ``choose``.
 SP-1 and SP-5 (an L1 penalty on an MLP's activations, measured) and OMP's miss rate are in
 :mod:`reglab.experiments.sparse_representations`; the lecture's pictures of sparsity in
-:mod:`reglab.derivations.sparse_representations_pictures`.
+:mod:`reglab.plotting`.
 """
 from __future__ import annotations
 
