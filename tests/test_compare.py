@@ -126,3 +126,24 @@ def test_monte_carlo_confidence_validated(confidence):
         compare_mc("T-13", 0.5, 0.5, 0.01, confidence=confidence)
 
 
+
+
+def test_exceeds_passes_only_strictly_above_the_bound():
+    from reglab.derivations.compare import exceeds
+
+    held = exceeds("T-40", [0.3, 0.2, 0.1], 0.0, value_label="decrease")
+    assert held.passed and held.decided and held.error == pytest.approx(-0.1)
+    assert "smallest margin above the bound 0.1" in str(held) and "holds" in str(held)
+    failed = exceeds("T-40", [0.3, 0.0], 0.0)
+    assert not failed.passed and not failed.decided and "FAILS" in str(failed)
+    assert failed.ratio == float("inf")
+    with pytest.raises(ValueError, match="does not broadcast"):
+        exceeds("T-40", [1.0, 2.0], [0.0, 0.0, 0.0])
+
+
+def test_a_verdict_replaced_after_the_comparison_is_visible():
+    import dataclasses
+
+    check = compare("T-41", 1.0, 1.5, atol=0.1)
+    forced = dataclasses.replace(check, passed=True)
+    assert forced.passed != forced.decided

@@ -50,7 +50,19 @@ PLANTED = [(r, name) for r in DERIVATIONS for name in r.planted]
 def test_every_check_of_a_derivation_passes(result):
     for check in result.checks():
         assert check.id == result.id
+        assert check.passed == check.decided, f"verdict set outside the comparison:\n{check}"
         check.assert_passed()
+
+
+@pytest.mark.parametrize("result", DERIVATIONS, ids=lambda r: r.id)
+def test_every_verdict_is_the_one_its_printed_difference_and_tolerance_give(result):
+    """A check passes exactly when its deciding difference is within its tolerance (or, for a
+    one-sided claim, above its bound), with the planted errors made too: no verdict is replaced
+    after the comparison, so what the page prints is what decided."""
+    runs = list(result.checks()) + [result.check(planted=name) for name in result.planted]
+    for check in runs:
+        assert check.passed == check.decided, f"{result.id}: the verdict disagrees with what it prints:\n{check}"
+        assert ("DISAGREE" in str(check) or "FAILS" in str(check)) == (not check.passed), str(check)
 
 
 @pytest.mark.parametrize("result", DERIVATIONS, ids=lambda r: r.id)
@@ -88,3 +100,12 @@ def test_lecture_slips_say_where_they_stand_and_what_is_correct():
     assert len(slips) >= 4
     for result, planted in slips:
         assert planted.slip and planted.correct, (result.id, planted.name)
+
+
+@pytest.mark.parametrize("result", DERIVATIONS, ids=lambda r: r.id)
+def test_every_planted_error_says_who_makes_it_and_controls_are_not_the_only_proof(result):
+    for part in result.parts:
+        kinds = [p.category for p in part.planted]
+        assert "unclassified" not in kinds, f"{result.id} [{part.label}]: give every planted error a kind: {kinds}"
+        assert set(kinds) - {"control"}, (
+            f"{result.id} [{part.label}] rejects only controls (the mechanism removed): add a plausible mistake")

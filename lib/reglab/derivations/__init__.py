@@ -23,7 +23,7 @@ from . import (  # noqa: F401 (imported so that each registers its results)
     weight_decay,
     weight_noise,
 )
-from .compare import Check, CheckFailed, compare, compare_mc
+from .compare import Check, CheckFailed, compare, compare_mc, exceeds
 from .registry import Outcome, Planted, Result, choose, derivation, experiment, get_result, ledger, subcheck
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "choose",
     "compare",
     "compare_mc",
+    "exceeds",
     "derivation",
     "experiment",
     "get_result",

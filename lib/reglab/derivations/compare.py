@@ -78,6 +78,11 @@ class Check:
         How the tolerance was chosen, or what else the reader should know.
     label : str
         Which part of the result this is (``"ISTA"``), when a result is checked several ways.
+    kind : {"agree", "bound"}
+        ``"agree"`` (:func:`compare`, :func:`compare_mc`): passed exactly when ``error <=
+        tolerance``. ``"bound"`` (:func:`exceeds`): ``empirical`` must lie strictly above
+        ``analytic`` everywhere; ``error`` is the worst shortfall (negative: the smallest margin),
+        ``tolerance`` is 0, and it passed exactly when ``error < 0``.
     """
 
     id: str
@@ -92,22 +97,34 @@ class Check:
     note: str = ""
     label: str = ""
     rounding: bool = False
+    kind: str = "agree"
+
+    @property
+    def decided(self) -> bool:
+        """The verdict that the printed difference and tolerance imply (equals ``passed``)."""
+        return self.error < 0 if self.kind == "bound" else self.error <= self.tolerance
 
     @property
     def ratio(self) -> float:
         """Difference over allowed difference at the deciding entry (passes if <= 1)."""
+        if self.kind == "bound":
+            return 0.0 if self.passed else math.inf
         if self.tolerance == 0:
             return 0.0 if self.error == 0 else math.inf
         return self.error / self.tolerance
 
     def error_text(self) -> str:
         """The difference as printed: a bound at rounding level, else two significant digits."""
+        if self.kind == "bound":
+            return (f"smallest margin above the bound {-self.error:.2g}" if self.error < 0
+                    else f"short of the bound by {self.error:.2g}")
         if self.passed and self.rounding:
             return f"agree to rounding (below {self.tolerance:.1e})"
         return f"max diff {self.error:.2g} (tolerance {self.tolerance:.1e})"
 
     def __str__(self) -> str:
-        status = "agree" if self.passed else "DISAGREE"
+        status = ("holds" if self.passed else "FAILS") if self.kind == "bound" else (
+            "agree" if self.passed else "DISAGREE")
         name = f"{self.id} [{self.label}]" if self.label else self.id
         verdict = self.error_text() if self.passed and self.rounding else f"{self.error_text()}: {status}"
         text = (
@@ -132,7 +149,7 @@ class Check:
             "analytic": _format_values(self.analytic, min(self.digits, 4), shown),
             "empirical": _format_values(self.empirical, min(self.digits, 4), shown),
             "error": (f"rounding (< {self.tolerance:.0e})" if self.passed and self.rounding
-                      else f"{self.error:.2g}"),
+                      else f"margin {-self.error:.2g}" if self.kind == "bound" else f"{self.error:.2g}"),
             "tolerance": f"{self.tolerance:.1e}",
             "passed": self.passed,
         }
@@ -307,3 +324,40 @@ def compare_mc(
            f"over {a.size} {'entry' if a.size == 1 else 'entries'} (Bonferroni)")
     return _decide(id, a, e, allowed, analytic_label=analytic_label, empirical_label=empirical_label,
                    digits=digits, note=f"{note}\n    {how}" if note else how, label=label)
+
+
+def exceeds(
+    id: str,
+    value,
+    bound,
+    *,
+    value_label: str = "measured",
+    bound_label: str = "bound",
+    digits: int = 6,
+    note: str = "",
+    label: str = "",
+) -> Check:
+    """Check a one-sided claim: every entry of ``value`` lies strictly above ``bound``.
+
+    For claims that are inequalities ("the gap exceeds five times its tolerance", "the norm
+    decreases strictly": pass the successive decreases and a bound of 0). The verdict is decided
+    by the printed number: the smallest margin ``value - bound`` over the entries.
+
+    >>> exceeds("EX-4", [0.3, 0.2], 0.0, value_label="decrease").passed
+    True
+    >>> print(exceeds("EX-4", [0.3, -0.1], 0.0, value_label="decrease").error_text())
+    short of the bound by 0.1
+    """
+    _check_id(id)
+    v = _as_array("value", value)
+    b = _as_array("bound", bound)
+    try:
+        b = np.broadcast_to(b, v.shape)
+    except ValueError as exc:
+        raise ValueError(f"bound of shape {b.shape} does not broadcast to the values' shape {v.shape}") from exc
+    margin = v - b
+    worst = int(np.argmin(margin))
+    error = float(-margin.reshape(-1)[worst])
+    return Check(id=id, analytic=np.array(b), empirical=v, analytic_label=bound_label, empirical_label=value_label,
+                 error=error, tolerance=0.0, passed=bool(error < 0), digits=digits, note=note, label=label,
+                 kind="bound")

@@ -29,6 +29,7 @@ from .compare import Check, _check_id
 
 __all__ = [
     "EXPECTED",
+    "PLANTED_KINDS",
     "VERDICTS",
     "Outcome",
     "Part",
@@ -83,12 +84,18 @@ class Planted:
         If the mistake is the lecture's own: where it stands in the lecture (else empty).
     correct : str
         For a slip of the lecture, the correct statement.
+    kind : {"student", "library", "control"}
+        Who makes the mistake: a student (a missing factor, a sign, a transposed formula),
+        another library's convention, or a *control* that removes the mechanism under test
+        (shown to be rejected, but no proof that the check is sharp: every check also needs a
+        plausible mistake). A lecture slip is of kind "slide" and needs no kind given.
     """
 
     name: str
     description: str
     slip: str = ""
     correct: str = ""
+    kind: str = ""
 
     def __post_init__(self):
         for attr in ("name", "description"):
@@ -97,6 +104,19 @@ class Planted:
                 raise ValueError(f"a planted error needs a non-empty {attr}, but got {value!r}")
         if bool(self.slip) != bool(self.correct):
             raise ValueError(f"planted error {self.name!r}: a lecture slip needs both where it stands and the correct statement")
+        if self.kind not in PLANTED_KINDS:
+            raise ValueError(f"planted error {self.name!r}: kind must be one of {PLANTED_KINDS}, but got {self.kind!r}")
+        if self.slip and self.kind not in ("", "slide"):
+            raise ValueError(f"planted error {self.name!r} is a lecture slip: its kind is 'slide'")
+
+    @property
+    def category(self) -> str:
+        """``"slide"`` for a lecture slip, else the kind (``"unclassified"`` if none was given)."""
+        return "slide" if self.slip else (self.kind or "unclassified")
+
+
+#: Who makes a planted mistake ("" = not said; "slide" is implied by a lecture slip).
+PLANTED_KINDS = ("", "slide", "student", "library", "control")
 
 
 def _as_planted(planted) -> tuple[Planted, ...]:
