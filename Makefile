@@ -1,6 +1,7 @@
 # The book's commands. Every target creates .venv from requirements.txt on first use.
 #   make book     build the site into _build/html (zero warnings allowed)
 #   make test     everything CI runs: library tests, nbval over every notebook, PDF, site build
+#                 (NB=book/<chapter>.ipynb: that chapter's tests, nbval and student notebook only)
 #   make pdf      the whole book as one PDF in _build/ (needs TeX: README); `make book` links it
 #   make outputs  re-execute notebooks in place (NB=book/x.ipynb for one) and record time/memory
 #   make notebooks  the Jupyter-native edition (no MyST left: Jupyter, Colab) in _build/jupyter
@@ -75,6 +76,24 @@ pdf: $(STAMP)
 	@cp $(PDF_BUILD)/_build/latex/$(notdir $(PDF)) $(PDF)
 	@echo "The PDF is $(PDF) ($$(pdfinfo $(PDF) | sed -n 's/^Pages: *//p') pages); 'make book' links it."
 
+# `make test NB=book/<chapter>.ipynb` tests one chapter for its author: its library tests, the
+# ledger's checks and the structure tests, its notebook under nbval, and its student notebook
+# (built from the Jupyter-native edition and run in the book's own environment); the PDF and
+# the site are left to the whole `make test`.
+CHAPTER := $(basename $(notdir $(NB)))
+ifeq ($(suffix $(NB)),.ipynb)
+test: $(STAMP)
+	@$(STAGE) start
+	@$(STAGE) run lib-$(CHAPTER) -- $(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) \
+	  $(wildcard tests/test_derivations_$(CHAPTER).py tests/test_experiments_$(CHAPTER).py) \
+	  tests/test_ledger.py tests/test_exercises.py tests/test_book_structure.py tests/test_prose_numbers.py \
+	  tests/test_architecture.py
+	@$(STAGE) run nbval-$(CHAPTER) -- $(NBVAL) $(NB)
+	@$(STAGE) run student-$(CHAPTER) -- $(MAKE) --no-print-directory student
+	@$(STAGE) run student-run-$(CHAPTER) -- $(BIN)/python -m pytest tests/test_student.py -m student \
+	  -k "$(CHAPTER) or raw_myst" -q -p no:cacheprovider
+	@$(STAGE) report
+else
 test: $(STAMP)
 	@[ -n "$$REGLAB_STAGES_KEEP" ] || $(STAGE) start
 	@$(STAGE) run test-lib -- $(MAKE) --no-print-directory test-lib
@@ -83,6 +102,7 @@ test: $(STAMP)
 	@$(STAGE) run test-pdf -- $(MAKE) --no-print-directory test-pdf
 	@$(STAGE) run test-site -- $(MAKE) --no-print-directory test-site
 	@$(STAGE) report
+endif
 
 test-lib: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not site and not pdf and not student"
