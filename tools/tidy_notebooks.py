@@ -55,6 +55,9 @@ def markers_to_tags(nb) -> bool:
 def main(argv: list[str]) -> int:
     check = "--check" in argv
     paths = _notebooks([a for a in argv if a != "--check"])
+    if not paths:  # ruff without a path would format the whole working directory
+        print("tidy_notebooks: no notebooks found in the paths given", file=sys.stderr)
+        return 2
     dirty = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
