@@ -121,3 +121,12 @@ def test_experiments_state_direction_and_unit():
 def test_unknown_planted_error_raises(checker):
     with pytest.raises(ValueError, match="no planted error 'eps·‖w‖₃'"):
         checker(planted="eps·‖w‖₃")
+
+
+def test_every_planted_error_says_who_makes_it():
+    for rid in ("ADV-1", "ADV-5"):
+        assert {p.category for p in get_result(rid).planted_errors()} == {"student"}, rid
+
+
+def test_adv4_claim_compares_with_noise_on_the_same_images():
+    assert "same images" in get_result("ADV-4").claim

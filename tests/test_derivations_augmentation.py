@@ -122,3 +122,7 @@ def test_experiments_state_direction_and_measure():
     for rid, direction in (("AUG-1", "decrease"), ("AUG-3", "increase")):
         r = get_result(rid)
         assert r.expected == direction and r.measures and r.unit == "points" and r.chapter == "augmentation"
+
+
+def test_every_planted_error_of_aug2_is_a_students_mistake():
+    assert {p.category for p in get_result("AUG-2").planted_errors()} == {"student"}

@@ -113,3 +113,14 @@ def test_unknown_planted_error_raises(checker):
     # A misspelt planted error must not run the right computation and pass.
     with pytest.raises(ValueError, match="no planted error 'penalty gradient without two'"):
         checker(planted="penalty gradient without two")
+
+
+def test_every_planted_error_of_mt2_is_a_students_mistake():
+    kinds = [p.category for p in get_result("MT-2").planted_errors()]
+    assert len(kinds) == 5 and set(kinds) == {"student"}
+
+
+def test_mt3_claim_gives_no_size_of_the_gain_that_its_interval_does_not_support():
+    # Measured: +0.79 points, 95 % interval [+0.015, +1.57]: "about a point" overstated it.
+    claim = get_result("MT-3").claim
+    assert "about a point" not in claim and "on average over 10 to 160" in claim

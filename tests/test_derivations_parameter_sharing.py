@@ -43,6 +43,30 @@ def test_zero_padding_border_is_exact_not_a_bound():
     assert not check_zero_padding_border(planted="edges of the unshifted window").passed
 
 
+def test_zero_padding_border_is_checked_for_an_even_kernel_too():
+    # PS-1 stresses even kernels; the first border check used k = 5 only, where the extra zero's
+    # side does not matter, so scipy.ndimage's split (k // 2 on the left) passed it.
+    assert check_zero_padding_border(kernel_sizes=(5,), planted="extra zero on the left").passed
+    check = check_zero_padding_border(planted="extra zero on the left")
+    assert not check.passed and check.error == 1.0
+    assert "kernels 5, 4" in check.note
+    for s in (1, 3, -5, 8):
+        found, differs = check_equivariance_zero_padding(s, k=4)
+        assert found.passed and torch.equal(differs, zero_padding_border(17, 4, s)), s
+
+
+def test_planted_errors_say_who_makes_them():
+    kinds = {p.name: p.kind for rid in ("PS-1", "PS-2") for p in get_result(rid).planted_errors()}
+    assert kinds["kernel flipped"] == "library" and kinds["extra zero on the left"] == "library"
+    assert set(kinds.values()) <= {"student", "library"}
+
+
+def test_ps3_claim_does_not_credit_tying_alone():
+    # The CNN differs from the MLP by locality, stride and depth as well as by tied weights.
+    claim = get_result("PS-3").claim
+    assert "does not separate" in claim and "locality" in claim
+
+
 def test_zero_padding_border_by_hand():
     # k = 5: two padded zeros each side. Shift 3 right: 1, 2 (left of the new edge) and 15, 16.
     assert torch.nonzero(zero_padding_border(17, 5, 3)).flatten().tolist() == [1, 2, 15, 16]

@@ -17,7 +17,10 @@ from reglab import plotting as pictures
 from sklearn.linear_model import orthogonal_mp
 
 
-@pytest.mark.parametrize("check", [sr.check_sp2, sr.check_sp2_omp, sr.check_sp2_orthogonal, sr.check_sp3, sr.check_sp4])
+CHECKS = [sr.check_sp2, sr.check_sp2_omp, sr.check_sp2_orthogonal, sr.check_sp3, sr.check_sp3_misses, sr.check_sp4]
+
+
+@pytest.mark.parametrize("check", CHECKS)
 def test_checks_pass(check):
     result = check()
     result.assert_passed()
@@ -80,10 +83,26 @@ def test_greedy_trap_residuals_refuse_parameters_without_a_trap():
 
 
 def test_sp3_fails_when_there_is_no_counterexample(monkeypatch):
-    # If OMP found the optimum, SP-3 must not pass, even though the numbers would agree.
+    # If OMP found the optimum, SP-3 must not pass, even though the numbers would agree: the
+    # agreement part passes, the part that asserts the miss fails, and so does the result.
     monkeypatch.setattr(sr, "omp", sr.best_k_sparse)
     monkeypatch.setattr(sr, "greedy_trap_residuals", lambda t, b: {"optimum": 0.0, "omp": 0.0})
-    assert not sr.check_sp3().passed
+    assert sr.check_sp3().passed
+    misses = sr.check_sp3_misses()
+    assert not misses.passed and misses.passed == misses.decided
+    assert not get_result("SP-3").check().passed
+
+
+def test_sp3_miss_is_decided_by_the_margin_it_prints():
+    # The first edition replaced the verdict after the comparison (dataclasses.replace), so the
+    # printed "agree" could stand beside a failing check. Now the miss is its own one-sided check.
+    result = get_result("SP-3")
+    assert [p.label for p in result.parts] == ["closed form vs brute force and OMP", "OMP misses the optimum"]
+    misses = sr.check_sp3_misses()
+    assert misses.kind == "bound" and misses.passed == misses.decided
+    assert -misses.error == pytest.approx(sr.greedy_trap_residuals()["omp"] - 1e-7, abs=1e-9)
+    restricted = result.check(planted="greedy-path brute force")
+    assert restricted.kind == "bound" and not restricted.passed and "FAILS" in str(restricted)
 
 
 def test_dct_dictionary_is_orthonormal_and_equals_scipy_dct():
@@ -151,8 +170,46 @@ def test_sp2_rejects_the_signed_top_k_and_the_top_k_of_x():
     # The old check compared the closed form with brute force on the right rule only: a signed
     # top-k, or the k largest samples of x taken as the code, was never tried.
     result = get_result("SP-2")
-    for name in ("signed top-k", "top-k of x", "OMP without |.|", "orthonormal rule", "unscaled coefficients"):
+    for name in ("signed top-k", "W x for W^T x", "top-k of x", "OMP without |.|", "orthonormal rule",
+                 "unscaled coefficients"):
         assert not result.check(planted=name).passed, name
+
+
+def test_sp2_rejects_the_untransposed_dictionary_and_keeps_the_top_k_of_x_as_a_control():
+    # "top-k of x" skips the transform altogether: it proves little, so it is a control; the
+    # plausible mistake is W x for W^T x, which has the right shape for a square basis.
+    kinds = {p.name: p.kind for p in get_result("SP-2").planted_errors()}
+    assert kinds["top-k of x"] == "control" and kinds["W x for W^T x"] == "student"
+    wrong = sr.check_sp2(planted="W x for W^T x")
+    assert not wrong.passed and wrong.ratio > 1e6
+
+
+def test_sp4_rejects_the_slides_penalty_without_alpha_as_a_lecture_slip():
+    # The slide writes J = sum_i L + ||h||_1: the weight alpha left out, i.e. alpha = 1.
+    planted = {p.name: p for p in get_result("SP-4").planted_errors()}["penalty without alpha (the slide)"]
+    assert planted.category == "slide" and "||h||_1" in planted.slip and "alpha" in planted.correct
+    check = sr.check_sp4(planted="penalty without alpha (the slide)")
+    assert not check.passed and check.error == pytest.approx(1.0 - 0.3, abs=1e-6)
+
+
+def test_every_planted_error_of_the_chapter_says_who_makes_it():
+    for rid in ("SP-2", "SP-3", "SP-4"):
+        for part in get_result(rid).parts:
+            kinds = {p.category for p in part.planted}
+            assert "unclassified" not in kinds and kinds - {"control"}, (rid, part.label, kinds)
+
+
+def test_sp5_claim_says_what_was_measured_not_a_regularizing_effect():
+    # Training accuracy rises with the penalty too and the train-test gap does not shrink.
+    claim = get_result("SP-5").claim
+    assert "test accuracy" in claim and "gap" in claim and "not shown" in claim
+
+
+def test_k_sparse_helpers_live_in_sparse_coding_and_stay_importable_here():
+    from reglab import sparse_coding
+
+    assert sr.sparse_residual is sparse_coding.sparse_residual
+    assert sr.dct_dictionary is sparse_coding.dct_dictionary
 
 
 def test_orthogonal_columns_suffice_with_the_normalised_rule():
@@ -177,6 +234,7 @@ def test_sp3_rejects_a_brute_force_restricted_to_the_greedy_path():
 def test_sp4_rejects_the_unconstrained_soft_threshold():
     assert not get_result("SP-4").check(planted="soft threshold").passed
     assert not get_result("SP-4").check(planted="threshold alpha/2").passed
+    assert not get_result("SP-4").check(planted="penalty without alpha (the slide)").passed
 
 
 def test_sp1_and_sp5_state_their_direction():
@@ -185,7 +243,7 @@ def test_sp1_and_sp5_state_their_direction():
         assert result.expected == "increase" and result.unit == "points" and result.measures
 
 
-@pytest.mark.parametrize("check", [sr.check_sp2, sr.check_sp2_omp, sr.check_sp2_orthogonal, sr.check_sp3, sr.check_sp4])
+@pytest.mark.parametrize("check", CHECKS)
 def test_an_unknown_planted_error_is_refused(check):
     with pytest.raises(ValueError, match="no planted error 'typo'"):
         check(planted="typo")

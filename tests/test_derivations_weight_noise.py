@@ -138,3 +138,16 @@ def test_every_planted_error_is_the_one_its_part_declares():
         for part in get_result(rid).parts:
             for planted in part.planted:
                 assert not part.run(rid, planted.name).passed, (rid, planted.name)
+
+
+def test_every_planted_error_says_who_makes_it():
+    kinds = {p.name: p.category for rid in ("WN-1", "WN-2") for p in get_result(rid).planted_errors()}
+    assert kinds == {UNSQUARED: "slide", ETA_AS_SD: "student", TRACE_DROPPED: "student",
+                     "trace term halved": "student"}
+
+
+def test_wn3_claim_says_the_minima_are_compared_at_different_training_losses():
+    # The noise-trained networks end at a higher training loss: "flatter" is measured after the
+    # same budget, not at equal fit.
+    claim = get_result("WN-3").claim
+    assert "same training budget" in claim and "higher training loss" in claim

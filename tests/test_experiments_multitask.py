@@ -162,3 +162,27 @@ def test_mt1_and_mt3_are_registered_here():
     for rid, unit in (("MT-1", ""), ("MT-3", "points")):
         result = get_result(rid)
         assert result.kind == "experiment" and result.expected == "increase" and result.unit == unit
+
+
+# ---- the chapter's sentences say what MT-1 and MT-3 measured ---------------------------------
+
+def _chapter_text():
+    import json
+
+    from conftest import ROOT
+
+    nb = json.loads((ROOT / "book" / "multitask.ipynb").read_text(encoding="utf-8"))
+    prose = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    figures = " ".join(str(c["metadata"].get("mystnb", {})) for c in nb["cells"])
+    return " ".join(prose.split()), figures
+
+
+def test_chapter_drops_the_untested_reason_and_the_point_size_claims():
+    # "each head has as many parameters as its task has examples" was never tested, and the
+    # separate networks, with more parameters per example, did better; "about a point" and
+    # "slightly ahead at 10 images" overstated intervals that include zero.
+    prose, figures = _chapter_text()
+    assert "as many parameters" not in prose and "as many parameters" not in figures
+    assert "about a point" not in prose and "about a point" not in figures
+    assert "slightly ahead" not in figures
+    assert "we have not tested why" in prose.lower()

@@ -76,3 +76,15 @@ def test_ps3_is_registered_here():
 
     result = get_result("PS-3")
     assert result.kind == "experiment" and result.expected == "increase" and result.unit == "points"
+
+
+def test_chapter_does_not_credit_weight_tying_alone():
+    # The CNN differs from the MLP by local windows, stride and depth as well as tied weights.
+    import json
+
+    from conftest import ROOT
+
+    nb = json.loads((ROOT / "book" / "parameter_sharing.ipynb").read_text(encoding="utf-8"))
+    prose = " ".join(" ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").split())
+    assert "the tied, translation-equivariant network wins" not in prose
+    assert "stride 2" in prose and "locally connected" in prose

@@ -65,3 +65,14 @@ def test_omp_miss_rate_is_a_fraction_and_omp_is_never_better():
     found = spx.omp_miss_rate(5, 9, 2, 60, seed=3)
     assert 0.0 <= found["missed"] <= 1.0
     assert (found["ratio"] >= 1 - 1e-9).all()
+
+
+def test_chapter_calls_sp5_a_gain_in_test_accuracy_not_a_regularizing_effect():
+    import json
+
+    from conftest import ROOT
+
+    nb = json.loads((ROOT / "book" / "sparse_representations.ipynb").read_text(encoding="utf-8"))
+    prose = " ".join(" ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").split())
+    assert "we measure that" not in prose
+    assert "not a regularizing effect in the sense of a smaller generalisation gap" in prose

@@ -44,3 +44,31 @@ def test_effect_needs_a_run_with_the_compared_level():
     run = wx.FlatMinimaRun(config, None, None, None, None, torch.zeros(2, 5), None, None, None)
     with pytest.raises(ValueError, match="no noise level 0.001"):
         wx.effect(run)
+
+
+# ---- the chapter's sentences say what WN-2 and WN-3 measured ---------------------------------
+
+def _chapter():
+    import json
+
+    from conftest import ROOT
+
+    nb = json.loads((ROOT / "book" / "weight_noise.ipynb").read_text(encoding="utf-8"))
+    return {c["id"]: c for c in nb["cells"]}
+
+
+def test_remainder_figure_does_not_claim_slope_one_over_the_whole_range():
+    # The stored remainders level off (and are not monotone) above eta = 0.01; the old alt text
+    # put all circles on a slope-one line from eta = 1 down.
+    cells = _chapter()
+    figure = cells["c014"]["metadata"]["mystnb"]
+    assert "slope one from" not in figure["image"]["alt"]
+    assert "small eta" in figure["figure"]["caption"] and "levels off" in figure["figure"]["caption"]
+    assert "wn_slope_small" in "".join(cells["c015"]["source"])
+
+
+def test_flatness_is_not_called_a_property_of_the_minimum_at_unequal_fit():
+    cells = _chapter()
+    text = "".join(cells["c019"]["source"])
+    assert "reliably\nbuys" not in text and "reliably buys" not in text
+    assert "wn_loss_cmp" in text and "equal fit" in text

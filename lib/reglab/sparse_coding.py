@@ -8,10 +8,13 @@ representations"):
   (:func:`activation_l1`); :func:`fraction_inactive` measures the effect;
 - a hard constraint :math:`\\lVert h \\rVert_0 \\le k`, solved greedily by orthogonal matching
   pursuit (:func:`omp`), for one signal or a whole batch at once; :func:`learn_dictionary`
-  alternates it with a least-squares update of the atoms (sparse coding).
+  alternates it with a least-squares update of the atoms (sparse coding);
+  :func:`sparse_residual` scores a code and :func:`dct_dictionary` is a fixed orthonormal
+  dictionary (the cosines) to compare a learned one with.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable
 
 import torch
@@ -19,7 +22,8 @@ from torch import Tensor, nn
 
 from ._validation import check_int, check_real, check_tensor, randn_like_device
 
-__all__ = ["activation_l1", "ActivationL1", "fraction_inactive", "omp", "learn_dictionary"]
+__all__ = ["activation_l1", "ActivationL1", "dct_dictionary", "fraction_inactive", "omp", "learn_dictionary",
+           "sparse_residual"]
 
 # omp runs on one thread while the (signals x atoms) correlation matrix has at most this many
 # entries (the thread count is restored afterwards).
@@ -293,6 +297,61 @@ def omp(W: Tensor, x: Tensor, k: int, *, tol: float | None = None) -> Tensor:
     finally:
         torch.set_num_threads(threads)
     return h.reshape(m) if x.dim() == 1 else h
+
+
+def sparse_residual(W: Tensor, x: Tensor, h: Tensor) -> Tensor:
+    r"""Squared reconstruction error :math:`\lVert x - W h\rVert^2` of codes h.
+
+    (Used by the checks SP-2 and SP-3 in :mod:`reglab.derivations.sparse_representations`.)
+
+    Parameters
+    ----------
+    W : Tensor of shape (d, m)
+    x : Tensor of shape (d,) or (n, d)
+    h : Tensor of shape (m,) or (n, m)
+
+    Returns
+    -------
+    Tensor of shape () or (n,)
+
+    Examples
+    --------
+    >>> W = torch.eye(2, dtype=torch.float64)
+    >>> sparse_residual(W, torch.tensor([3.0, 4.0], dtype=torch.float64),
+    ...                 torch.tensor([3.0, 0.0], dtype=torch.float64)).item()
+    16.0
+    """
+    check_tensor("W", W, ndim=2, floating=True)
+    check_tensor("x", x, ndim=(1, 2), floating=True)
+    check_tensor("h", h, ndim=(1, 2), floating=True)
+    if h.shape[-1] != W.shape[1] or x.shape[-1] != W.shape[0]:
+        raise ValueError(f"W has shape {tuple(W.shape)}, so x must end in {W.shape[0]} and h in "
+                         f"{W.shape[1]}, but got {tuple(x.shape)} and {tuple(h.shape)}")
+    return (x - h @ W.T).pow(2).sum(-1)
+
+
+def dct_dictionary(d: int, *, dtype: torch.dtype = torch.float64) -> Tensor:
+    r"""The orthonormal DCT-II basis of length-d signals, atoms (cosines) as columns.
+
+    Returns
+    -------
+    Tensor of shape (d, d)
+        Column j is :math:`\sqrt{(2 - \delta_{j0})/d}\,\cos(\pi (t + \tfrac12) j / d)`,
+        t = 0..d-1: slowly varying atoms first. :math:`W^\top W = I`, so the best k-sparse code
+        keeps the k largest DCT coefficients (SP-2).
+
+    Examples
+    --------
+    >>> W = dct_dictionary(4)
+    >>> bool(torch.allclose(W.T @ W, torch.eye(4, dtype=torch.float64)))
+    True
+    """
+    d = check_int("d", d, low=1)
+    t = torch.arange(d, dtype=dtype).unsqueeze(1) + 0.5
+    j = torch.arange(d, dtype=dtype).unsqueeze(0)
+    W = torch.cos(math.pi * t * j / d) * math.sqrt(2.0 / d)
+    W[:, 0] = W[:, 0] / math.sqrt(2.0)
+    return W
 
 
 def learn_dictionary(

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from .._validation import check_int, check_real, check_tensor
 from ..adversarial import fgsm
 from .compare import Check, compare, compare_mc
-from .registry import choose, derivation, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
     "check_adv1",
@@ -144,11 +144,12 @@ def _descent_shift(w: Tensor, eps: float) -> Tensor:
         "it grows like the dimension d."
     ),
     label="vertices and fgsm()",
-    planted={
-        "eps·‖w‖₂": "the shift is the Euclidean norm times eps (the L2 ball's answer)",
-        "eps·‖w‖∞": "the shift is eps times the largest weight (one pixel moved)",
-        "x - eps·sign": "FGSM steps against the gradient, x - eps sign(grad J): the margin falls",
-    },
+    planted=(
+        Planted("eps·‖w‖₂", "the shift is the Euclidean norm times eps (the L2 ball's answer)", kind="student"),
+        Planted("eps·‖w‖∞", "the shift is eps times the largest weight (one pixel moved)", kind="student"),
+        Planted("x - eps·sign", "FGSM steps against the gradient, x - eps sign(grad J): the margin falls",
+                kind="student"),
+    ),
 )
 def check_adv1(d: int = 10, eps: float = 0.1, n_inputs: int = 5, seed: int = 0, *, planted=None) -> Check:
     """eps ||w||_1 (closed form) vs brute force over the 2^d vertices and vs fgsm() on nn.Linear.
@@ -240,10 +241,12 @@ def _random_direction_growth(table: dict, eps: float) -> np.ndarray:
 @subcheck(
     "ADV-1",
     label="growth with d (LP solver)",
-    planted={
-        "E|w| = 1": "takes the mean magnitude of a standard normal weight for its sd, 1 (not sqrt(2/π))",
-        "grows like sqrt(d)": "the worst case grows like the random direction, eps·sqrt(2d/π)",
-    },
+    planted=(
+        Planted("E|w| = 1", "takes the mean magnitude of a standard normal weight for its sd, 1 (not sqrt(2/π))",
+                kind="student"),
+        Planted("grows like sqrt(d)", "the worst case grows like the random direction, eps·sqrt(2d/π)",
+                kind="student"),
+    ),
 )
 def check_adv1_growth(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, total: int = 16384, seed: int = 0,
                       planted=None) -> Check:
@@ -276,10 +279,11 @@ def check_adv1_growth(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, t
     chapter=CHAPTER,
     claim="For a two-class linear softmax classifier the loss at the FGSM point is softplus(margin + eps·‖w‖₁): an L1 norm inside the loss.",
     label="closed form vs cross-entropy at fgsm()",
-    planted={
-        "eps·‖w‖₂": "the Euclidean norm inside the loss (the answer for an L2-bounded attack)",
-        "x - eps·sign": "FGSM read as a descent step: softplus(margin - eps·‖w‖₁)",
-    },
+    planted=(
+        Planted("eps·‖w‖₂", "the Euclidean norm inside the loss (the answer for an L2-bounded attack)",
+                kind="student"),
+        Planted("x - eps·sign", "FGSM read as a descent step: softplus(margin - eps·‖w‖₁)", kind="student"),
+    ),
 )
 def check_adv5(d: int = 8, eps: float = 0.05, n_inputs: int = 6, seed: int = 1, *, planted=None) -> Check:
     """softplus(a(x) + eps ||w||_1) (closed form) vs torch's cross-entropy at fgsm()'s output."""

@@ -28,7 +28,7 @@ from torch import Tensor
 from .._validation import check_int, check_real, check_regression
 from ..symbolic import gaussian_expectation, rational_matrix
 from .compare import Check, compare, compare_mc
-from .registry import choose, derivation, subcheck
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
     "MC_DRAWS",
@@ -160,9 +160,9 @@ def _penalty_weight(N: int, sigma: float) -> float:
     "to the expected sum of squared errors (ridge), and the minimisers coincide (Bishop 1995): "
     "SymPy's exact expectation and its minimiser, and a Monte Carlo mean over noise draws.",
     label="SymPy, exact",
-    planted={"penalty sigma^2 ||w||^2 (N dropped)": "the penalty written sigma^2 ||w||^2, without the factor N "
-             "of the sum over examples (the mean-squared-error weight used with a sum of squares), in the "
-             "objective and the minimiser"},
+    planted=Planted("penalty sigma^2 ||w||^2 (N dropped)", "the penalty written sigma^2 ||w||^2, without the "
+                    "factor N of the sum over examples (the mean-squared-error weight used with a sum of "
+                    "squares), in the objective and the minimiser", kind="student"),
 )
 def check_input_noise_exact(sigmas=(0.5, 1.5), *, planted=None) -> Check:
     """AUG-2, exactly: closed form vs SymPy expectation, objective values and minimisers.
@@ -200,9 +200,9 @@ def check_input_noise_exact(sigmas=(0.5, 1.5), *, planted=None) -> Check:
     )
 
 
-@subcheck("AUG-2", label="Monte Carlo", planted={
-    "penalty N sigma ||w||^2 (sigma for sigma^2)": "the noise's standard deviation used where its variance "
-    "belongs: N sigma ||w||^2"})
+@subcheck("AUG-2", label="Monte Carlo", planted=Planted(
+    "penalty N sigma ||w||^2 (sigma for sigma^2)", "the noise's standard deviation used where its variance "
+    "belongs: N sigma ||w||^2", kind="student"))
 def check_input_noise_monte_carlo(
     *, n: int = 20, d: int = 3, sigma: float = 0.4, num_draws: int = MC_DRAWS, seed: int = 0, planted=None
 ) -> Check:

@@ -233,9 +233,9 @@ def _mean_of_separate_fits(problem) -> tuple[Tensor, str]:
     label="block system vs conjugate gradients",
     planted=(
         Planted("penalty gradient without 2", "differentiates lam*||w_A - w_B||^2 as lam*(w_A - w_B) "
-                "while the squared errors keep their factor 2: lam/2 in the block system"),
+                "while the squared errors keep their factor 2: lam/2 in the block system", kind="student"),
         Planted("penalty on one model only", "the penalty's gradient added to task A's equations "
-                "only: task B's rows are its separate normal equations"),
+                "only: task B's rows are its separate normal equations", kind="student"),
     ),
 )
 def check_soft_sharing_closed_form(*, lams: Sequence[float] = (0.1, 1.0, 10.0), seed: int = 0,
@@ -263,8 +263,8 @@ def check_soft_sharing_closed_form(*, lams: Sequence[float] = (0.1, 1.0, 10.0), 
 @subcheck(
     "MT-2",
     label="limit lam -> 0: separate fits",
-    planted={"limits swapped (lam -> 0)": "takes lam -> 0 as the strong end (lam read as the "
-             "prior variance of w_A - w_B): the pooled fit for both tasks"},
+    planted=Planted("limits swapped (lam -> 0)", "takes lam -> 0 as the strong end (lam read as the "
+                    "prior variance of w_A - w_B): the pooled fit for both tasks", kind="student"),
 )
 def check_soft_sharing_small_lambda(*, small: float = 1e-7, seed: int = 0, planted: str | None = None) -> Check:
     """MT-2 at small lam: the block solution vs ``lstsq`` fits of each task alone.
@@ -290,11 +290,12 @@ def check_soft_sharing_small_lambda(*, small: float = 1e-7, seed: int = 0, plant
 @subcheck(
     "MT-2",
     label="limit lam -> inf: pooled fit",
-    planted={
-        "average of separate fits": "takes the shared model at lam -> inf as the mean of the two "
-        "separate fits instead of the least-squares fit of the pooled examples",
-        "limits swapped (lam -> inf)": "takes lam -> inf as the weak end: the separate fits",
-    },
+    planted=(
+        Planted("average of separate fits", "takes the shared model at lam -> inf as the mean of the two "
+                "separate fits instead of the least-squares fit of the pooled examples", kind="student"),
+        Planted("limits swapped (lam -> inf)", "takes lam -> inf as the weak end: the separate fits",
+                kind="student"),
+    ),
 )
 def check_soft_sharing_large_lambda(*, large: float = 1e7, seed: int = 0, planted: str | None = None) -> Check:
     """MT-2 at large lam: the block solution (both halves) vs the ``lstsq`` fit of the pooled data.

@@ -213,8 +213,8 @@ def zero_padding_border(length: int, k: int, s: int) -> Tensor:
     return _border(length, k, s, width=None, shifted=True)
 
 
-def _border(length: int, k: int, s: int, *, width: int | None, shifted: bool) -> Tensor:
-    left, right = _pad_sizes(k, "same")
+def _border(length: int, k: int, s: int, *, width: int | None, shifted: bool, split=None) -> Tensor:
+    left, right = _pad_sizes(k, "same") if split is None else split  # split: a planted (left, right)
     if width is not None:  # a planted error: one margin for both sides
         left = right = width
     mask = torch.zeros(length, dtype=torch.bool)
@@ -269,9 +269,11 @@ _KERNEL_SIZES = (5, 4)
     label="tied matrix vs F.conv1d",
     planted=(
         Planted("kernel flipped", "builds the matrix of a true convolution (kernel reversed), "
-                "the textbook definition, while the layer computes a cross-correlation"),
+                "the textbook definition and numpy.convolve's, while the layer computes a cross-correlation",
+                kind="library"),
         Planted("padding offset k // 2", "puts k // 2 zeros on the left for 'same' and circular "
-                "padding, the centre of an odd kernel; torch puts (k - 1) // 2 (wrong for even k)"),
+                "padding, the centre of an odd kernel; torch puts (k - 1) // 2 (wrong for even k)",
+                kind="student"),
     ),
 )
 def check_conv_equals_tied_dense(*, paddings=PADDINGS, kernel_sizes=_KERNEL_SIZES, seed: int = 0,
@@ -315,8 +317,8 @@ def _mean_over_copies(copies: Tensor, grad: Tensor) -> Tensor:
 @subcheck(
     "PS-1",
     label="gradient of a tied weight",
-    planted={"mean over copies": "takes the gradient of a shared weight as the mean of its "
-             "copies' gradients (as if averaging the copies) instead of their sum"},
+    planted=Planted("mean over copies", "takes the gradient of a shared weight as the mean of its "
+                    "copies' gradients (as if averaging the copies) instead of their sum", kind="student"),
 )
 def check_shared_gradient_is_sum(*, seed: int = 0, planted: str | None = None) -> Check:
     """The gradient of a tied weight is the sum of the gradients of its copies (autograd twice).
@@ -355,13 +357,14 @@ def check_shared_gradient_is_sum(*, seed: int = 0, planted: str | None = None) -
     chapter="parameter_sharing",
     claim=("Convolution is translation equivariant: with circular padding, shifting then convolving "
            "equals convolving then shifting, for every shift; with zero padding the two differ "
-           "exactly at the positions within the padding width of the shifted window's edges."),
+           "exactly at the positions within the padding width of the shifted window's edges "
+           "(for odd and even kernels; an even kernel is padded unevenly)."),
     label="circular padding, every shift",
     planted=(
         Planted("zero padding is exact too", "claims the identity for zero ('same') padding, "
-                "with the signal wrapped around by the shift"),
+                "with the signal wrapped around by the shift", kind="student"),
         Planted("shift direction", "moves the output the other way: shift(conv(x), -s) "
-                "against conv(shift(x, s))"),
+                "against conv(shift(x, s))", kind="student"),
     ),
 )
 def check_equivariance_circular(*, seed: int = 0, planted: str | None = None) -> Check:
@@ -388,13 +391,15 @@ def check_equivariance_circular(*, seed: int = 0, planted: str | None = None) ->
     )
 
 
-def check_equivariance_zero_padding(s: int, *, seed: int = 0) -> tuple[Check, Tensor]:
+def check_equivariance_zero_padding(s: int, *, k: int = 5, seed: int = 0) -> tuple[Check, Tensor]:
     """PS-2 with zero padding and one shift: where the two sides differ, against the prediction.
 
     Parameters
     ----------
     s : int
         The shift (zeros enter, what leaves is lost).
+    k : int
+        The kernel size (odd or even).
 
     Returns
     -------
@@ -402,11 +407,11 @@ def check_equivariance_zero_padding(s: int, *, seed: int = 0) -> tuple[Check, Te
         The check of the measured positions that differ (in at least one signal or channel, by
         more than 1e-12) against :func:`zero_padding_border`, and the measured mask of shape (L,).
     """
-    w, x = _random_problem(seed)
+    w, x = _random_problem(seed, k=check_int("k", k, low=1, high=17))
     s = check_int("s", s, low=-x.shape[-1] + 1, high=x.shape[-1] - 1)
     differs = _differs(w, x, s)
     predicted = zero_padding_border(x.shape[-1], w.shape[-1], s)
-    return _border_check([predicted], [differs], [s], w.shape[-1]), differs
+    return _border_check([predicted], [differs], [s], [w.shape[-1]]), differs
 
 
 def _differs(w: Tensor, x: Tensor, s: int) -> Tensor:
@@ -415,7 +420,8 @@ def _differs(w: Tensor, x: Tensor, s: int) -> Tensor:
     return ((a - b).abs() > 1e-12).any(dim=(0, 1))
 
 
-def _border_check(predicted, measured, shifts, k) -> Check:
+def _border_check(predicted, measured, shifts, kernel_sizes) -> Check:
+    sizes = ", ".join(map(str, kernel_sizes))
     return compare(
         "PS-2",
         torch.stack(predicted).double(),
@@ -423,7 +429,8 @@ def _border_check(predicted, measured, shifts, k) -> Check:
         atol=1e-12,
         analytic_label="predicted border (1 = differs)",
         empirical_label="measured |difference| > 1e-12",
-        note=(f"zero padding, kernel {k}, shifts {', '.join(map(str, shifts))}: "
+        note=(f"zero padding, kernel{'s' if len(kernel_sizes) > 1 else ''} {sizes}, "
+              f"shifts {', '.join(map(str, shifts))}: "
               f"{int(torch.stack(measured).sum())} positions differ, "
               f"{int(torch.stack(predicted).sum())} predicted"),
     )
@@ -439,23 +446,41 @@ def _border_of_unshifted_window(length: int, k: int, s: int) -> Tensor:
     return _border(length, k, s, width=None, shifted=False)
 
 
+def _border_centred_left(length: int, k: int, s: int) -> Tensor:
+    """Planted: k // 2 zeros on the left and (k - 1) // 2 on the right (the extra one on the left)."""
+    return _border(length, k, s, width=None, shifted=True, split=(k // 2, (k - 1) // 2))
+
+
 @subcheck(
     "PS-2",
     label="zero padding: where it breaks",
-    planted={
-        "border width k - 1": "predicts differences up to k - 1 positions from the edges "
-        "(the whole receptive field) instead of the padding width (k - 1) // 2",
-        "edges of the unshifted window": "puts the border at the signal's ends 0 and L - 1, "
-        "ignoring that the shift moves the edge of the window",
-    },
+    planted=(
+        Planted("border width k - 1", "predicts differences up to k - 1 positions from the edges "
+                "(the whole receptive field) instead of the padding width", kind="student"),
+        Planted("edges of the unshifted window", "puts the border at the signal's ends 0 and L - 1, "
+                "ignoring that the shift moves the edge of the window", kind="student"),
+        Planted("extra zero on the left", "pads an even kernel with k // 2 zeros on the left and (k - 1) // 2 "
+                "on the right, centring it at k // 2 as scipy.ndimage.correlate1d does; torch's 'same' puts "
+                "the extra zero on the right (the same split for odd k)", kind="library"),
+    ),
 )
-def check_zero_padding_border(*, shifts=(1, 3, -5, 8), seed: int = 0, planted: str | None = None) -> Check:
-    """PS-2, zero padding: the measured positions that differ vs :func:`zero_padding_border`."""
+def check_zero_padding_border(*, shifts=(1, 3, -5, 8), kernel_sizes=_KERNEL_SIZES, seed: int = 0,
+                              planted: str | None = None) -> Check:
+    """PS-2, zero padding: the measured positions that differ vs :func:`zero_padding_border`.
+
+    For an odd and an even kernel (``kernel_sizes``, as PS-1): with an even kernel the padding
+    is uneven, ``(k - 1) // 2`` zeros on the left and one more on the right, and the border on
+    each side has its own width.
+    """
     border = choose(planted, zero_padding_border, {
         "border width k - 1": _border_of_receptive_field,
         "edges of the unshifted window": _border_of_unshifted_window,
+        "extra zero on the left": _border_centred_left,
     })
-    w, x = _random_problem(seed)
-    L, k = x.shape[-1], w.shape[-1]
-    predicted = [border(L, k, s) for s in shifts]
-    return _border_check(predicted, [_differs(w, x, s) for s in shifts], shifts, k)
+    predicted, measured = [], []
+    for k in kernel_sizes:
+        w, x = _random_problem(seed, k=k)
+        L = x.shape[-1]
+        predicted += [border(L, k, s) for s in shifts]
+        measured += [_differs(w, x, s) for s in shifts]
+    return _border_check(predicted, measured, shifts, kernel_sizes)

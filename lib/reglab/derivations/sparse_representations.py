@@ -3,18 +3,19 @@
 - SP-2: with orthonormal atoms the best k-sparse code keeps the k largest ``abs(W^T x)``
   (:func:`topk_orthonormal`), checked against :func:`best_k_sparse` (every support) and OMP;
   with orthogonal atoms of any lengths the rule divides by the lengths (:func:`topk_orthogonal`).
-- SP-3: greedy OMP can miss the best support of a general dictionary (:func:`greedy_trap`).
+- SP-3: greedy OMP can miss the best support of a general dictionary (:func:`greedy_trap`):
+  its residual agrees with the closed form, and exceeds the brute-force optimum.
 - SP-4 (beyond the lecture): the best non-negative code under an L1 penalty is
   ``relu(z - alpha)``: the penalty raises every unit's threshold by alpha.
 
 A checker's planted mistakes stand beside the right computation in the table it gives ``choose``.
 SP-1 and SP-5 (an L1 penalty on an MLP's activations, measured) and OMP's miss rate are in
 :mod:`reglab.experiments.sparse_representations`; the lecture's pictures of sparsity in
-:mod:`reglab.plotting`.
+:mod:`reglab.plotting`; :func:`sparse_residual` and :func:`dct_dictionary` live in
+:mod:`reglab.sparse_coding` (imported here).
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 
@@ -24,13 +25,13 @@ from scipy import optimize
 from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
-from ..sparse_coding import omp
-from .compare import Check, compare
-from .registry import choose, derivation, subcheck
+from ..sparse_coding import dct_dictionary, omp, sparse_residual
+from .compare import Check, compare, exceeds
+from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "best_k_sparse", "check_sp2", "check_sp2_omp", "check_sp2_orthogonal", "check_sp3", "check_sp4",
-    "dct_dictionary", "greedy_trap", "greedy_trap_residuals", "nonnegative_l1_code", "sparse_residual",
+    "best_k_sparse", "check_sp2", "check_sp2_omp", "check_sp2_orthogonal", "check_sp3", "check_sp3_misses",
+    "check_sp4", "dct_dictionary", "greedy_trap", "greedy_trap_residuals", "nonnegative_l1_code", "sparse_residual",
     "topk_orthogonal", "topk_orthonormal",
 ]
 
@@ -48,28 +49,6 @@ def _check_problem(W, x, k):
         raise ValueError(f"The number of non-zeros k cannot be more than the number of atoms: k={k}, "
                          f"but W has {W.shape[1]} columns")
     return k
-
-
-def sparse_residual(W: Tensor, x: Tensor, h: Tensor) -> Tensor:
-    r"""Squared reconstruction error :math:`\lVert x - W h\rVert^2` of codes h.
-
-    Parameters
-    ----------
-    W : Tensor of shape (d, m)
-    x : Tensor of shape (d,) or (n, d)
-    h : Tensor of shape (m,) or (n, m)
-
-    Returns
-    -------
-    Tensor of shape () or (n,)
-    """
-    check_tensor("W", W, ndim=2, floating=True)
-    check_tensor("x", x, ndim=(1, 2), floating=True)
-    check_tensor("h", h, ndim=(1, 2), floating=True)
-    if h.shape[-1] != W.shape[1] or x.shape[-1] != W.shape[0]:
-        raise ValueError(f"W has shape {tuple(W.shape)}, so x must end in {W.shape[0]} and h in "
-                         f"{W.shape[1]}, but got {tuple(x.shape)} and {tuple(h.shape)}")
-    return (x - h @ W.T).pow(2).sum(-1)
 
 
 def best_k_sparse(W: Tensor, x: Tensor, k: int, *, max_supports: int = 200_000) -> Tensor:
@@ -219,23 +198,27 @@ def _signed_greedy(W: Tensor, X: Tensor, k: int) -> Tensor:
     "other lengths it keeps the k largest |w_j^T x| / ||w_j||, with coefficients "
     "w_j^T x / ||w_j||^2 (brute force).",
     label="brute force, orthonormal basis",
-    planted={
-        "signed top-k": "keeps the k largest entries of W^T x, not the k largest |W^T x|",
-        "top-k of x": "keeps the k largest entries |x_i| of the signal itself, not of its code W^T x",
-    },
+    planted=(
+        Planted("signed top-k", "keeps the k largest entries of W^T x, not the k largest |W^T x|", kind="student"),
+        Planted("W x for W^T x", "codes the signal with the dictionary itself, W x, instead of its transpose "
+                "W^T x (the two agree only for a symmetric W): the k largest |W x|", kind="student"),
+        Planted("top-k of x", "keeps the k largest entries |x_i| of the signal itself, not of its code W^T x "
+                "(no transform at all)", kind="control"),
+    ),
 )
 def check_sp2(d: int = 10, k: int = 3, n_signals: int = 20, seed: int = 0, *, planted=None) -> Check:
     """SP-2: closed form (top k of abs(W^T x)) vs brute force over all C(d, k) supports.
 
     W is a random orthonormal basis of R^d (square, like the DCT of the chapter), so that the
-    planted "top-k of x" (the signal's own largest entries, taken as the code) is defined.
+    planted "W x for W^T x" (the dictionary not transposed) and "top-k of x" are defined.
     """
     g = torch.Generator().manual_seed(seed)
     W = _random_orthonormal(d, d, g)
     X = torch.randn(n_signals, d, generator=g, dtype=torch.float64)
-    c = X @ W
+    c, untransposed = X @ W, X @ W.T  # rows: W^T x, and W x
     closed = choose(planted, lambda: topk_orthonormal(W, X, k), {
         "signed top-k": lambda: _keep_top(c, c, k),  # the k largest entries of W^T x, signs and all
+        "W x for W^T x": lambda: _keep_top(untransposed.abs(), untransposed, k),
         "top-k of x": lambda: _keep_top(X.abs(), X, k),  # the signal's own largest samples as the code
     })()
     brute = best_k_sparse(W, X, k)
@@ -251,7 +234,8 @@ def check_sp2(d: int = 10, k: int = 3, n_signals: int = 20, seed: int = 0, *, pl
 @subcheck(
     "SP-2",
     label="OMP, orthonormal columns",
-    planted={"OMP without |.|": "OMP picks the atom with the largest signed correlation, not the largest |correlation|"},
+    planted=Planted("OMP without |.|", "OMP picks the atom with the largest signed correlation, not the "
+                    "largest |correlation|", kind="student"),
 )
 def check_sp2_omp(d: int = 12, m: int = 8, k: int = 3, n_signals: int = 20, seed: int = 1, *, planted=None) -> Check:
     """SP-2: closed form vs OMP, for orthonormal columns that do not span R^d (x outside the span)."""
@@ -270,10 +254,12 @@ def check_sp2_omp(d: int = 12, m: int = 8, k: int = 3, n_signals: int = 20, seed
 @subcheck(
     "SP-2",
     label="brute force, orthogonal columns of other lengths",
-    planted={
-        "orthonormal rule": "ranks orthogonal atoms of different lengths by |w_j^T x| (exercise 1)",
-        "unscaled coefficients": "takes w_j^T x as the coefficient, not w_j^T x / ||w_j||^2",
-    },
+    planted=(
+        Planted("orthonormal rule", "ranks orthogonal atoms of different lengths by |w_j^T x| (exercise 1)",
+                kind="student"),
+        Planted("unscaled coefficients", "takes w_j^T x as the coefficient, not w_j^T x / ||w_j||^2",
+                kind="student"),
+    ),
 )
 def check_sp2_orthogonal(d: int = 12, m: int = 8, k: int = 3, n_signals: int = 20, seed: int = 2,
                          *, planted=None) -> Check:
@@ -391,6 +377,9 @@ def _matching_pursuit_residual(W: Tensor, x: Tensor, k: int) -> Tensor:
     return sparse_residual(W, x, h)
 
 
+_AGREE = 1e-10  # both SP-3 residuals: closed form against computation
+
+
 @derivation(
     "SP-3",
     chapter=CHAPTER,
@@ -398,57 +387,44 @@ def _matching_pursuit_residual(W: Tensor, x: Tensor, k: int) -> Tensor:
     "3-atom example (k = 2) its squared residual is strictly larger than the optimum, 0, "
     "found by brute force over all supports; both residuals match their closed forms.",
     label="closed form vs brute force and OMP",
-    planted={
-        "greedy-path brute force": "the brute force searches only the supports that contain OMP's first atom "
-        "(the ones the greedy path visits), so it cannot find what greedy misses",
-        "matching pursuit": "plain matching pursuit for OMP: the newest coefficient only, no refit of the chosen ones",
-    },
+    planted=Planted("matching pursuit", "plain matching pursuit for OMP: the newest coefficient only, no refit "
+                    "of the chosen ones", kind="student"),
 )
 def check_sp3(theta: float = math.pi / 6, beta: float = 0.8, *, planted=None) -> Check:
-    """SP-3: [optimum, OMP] squared residuals, closed form vs brute force and our OMP.
-
-    Passes only if the two computations agree *and* OMP's residual is strictly larger.
-    """
+    """SP-3, first part: [optimum, OMP] squared residuals, closed form vs brute force and our OMP."""
     W, x, k = greedy_trap(theta, beta)
     expected = greedy_trap_residuals(theta, beta)
-    search, pursue = choose(planted, (_best_residual, _omp_residual), {
-        "greedy-path brute force": (_greedy_path_residual, _omp_residual),
-        "matching pursuit": (_best_residual, _matching_pursuit_residual),
-    })
-    brute, greedy = search(W, x, k), pursue(W, x, k)
-    check = compare(
-        "SP-3", [expected["optimum"], expected["omp"]], torch.stack([brute, greedy]), atol=1e-10,
-        analytic_label="closed form [optimum, OMP] ||x - Wh||^2",
+    pursue = choose(planted, _omp_residual, {"matching pursuit": _matching_pursuit_residual})
+    return compare(
+        "SP-3", [expected["optimum"], expected["omp"]], torch.stack([_best_residual(W, x, k), pursue(W, x, k)]),
+        atol=_AGREE, analytic_label="closed form [optimum, OMP] ||x - Wh||^2",
         empirical_label="[brute force over all supports, our omp]",
         digits=5, label="closed form vs brute force and OMP",
     )
-    gap = float(greedy - brute)
-    misses = gap > 1e3 * check.tolerance
-    note = (
-        f"OMP's residual exceeds the optimum by {gap:.5f}: it takes the decoy w3 first\n"
-        f"    (correlation {math.cos(theta) * (1 + beta) / math.sqrt(2):.4f} > 1) and misses x = w1 + {beta:g} w2"
-        if misses
-        else f"OMP's residual is not larger than the optimum (gap {gap:.3g}): no counterexample"
-    )
-    return dataclasses.replace(check, passed=check.passed and misses, note=note)
 
 
-def dct_dictionary(d: int, *, dtype: torch.dtype = torch.float64) -> Tensor:
-    r"""The orthonormal DCT-II basis of length-d signals, atoms (cosines) as columns.
+@subcheck(
+    "SP-3",
+    label="OMP misses the optimum",
+    planted=Planted("greedy-path brute force", "the brute force searches only the supports that contain OMP's "
+                    "first atom (the ones the greedy path visits), so it cannot find what greedy misses",
+                    kind="student"),
+)
+def check_sp3_misses(theta: float = math.pi / 6, beta: float = 0.8, *, planted=None) -> Check:
+    """SP-3, second part: OMP's squared residual minus the brute-force optimum exceeds rounding.
 
-    Returns
-    -------
-    Tensor of shape (d, d)
-        Column j is :math:`\sqrt{(2 - \delta_{j0})/d}\,\cos(\pi (t + \tfrac12) j / d)`,
-        t = 0..d-1: slowly varying atoms first. :math:`W^\top W = I`, so the best k-sparse code
-        keeps the k largest DCT coefficients (SP-2).
+    The bound is 1000 times the agreement tolerance of :func:`check_sp3`, so a gap at rounding
+    level (OMP finding the optimum) fails.
     """
-    d = check_int("d", d, low=1)
-    t = torch.arange(d, dtype=dtype).unsqueeze(1) + 0.5
-    j = torch.arange(d, dtype=dtype).unsqueeze(0)
-    W = torch.cos(math.pi * t * j / d) * math.sqrt(2.0 / d)
-    W[:, 0] = W[:, 0] / math.sqrt(2.0)
-    return W
+    W, x, k = greedy_trap(theta, beta)
+    search = choose(planted, _best_residual, {"greedy-path brute force": _greedy_path_residual})
+    gap = float(_omp_residual(W, x, k) - search(W, x, k))
+    return exceeds(
+        "SP-3", gap, 1e3 * _AGREE, value_label="OMP's residual minus the optimum (our omp, brute force)",
+        bound_label="rounding bound", digits=5, label="OMP misses the optimum",
+        note=f"OMP takes the decoy w3 first (correlation {math.cos(theta) * (1 + beta) / math.sqrt(2):.4f} "
+        f"> 1) and so cannot reach x = w1 + {beta:g} w2",
+    )
 
 
 def nonnegative_l1_code(z: Tensor, alpha: float) -> Tensor:
@@ -472,10 +448,22 @@ def nonnegative_l1_code(z: Tensor, alpha: float) -> Tensor:
     claim="(Beyond the lecture) The best non-negative code under an L1 penalty alpha is relu(z - alpha): "
     "the penalty switches off every unit whose input is below alpha.",
     label="closed form vs L-BFGS-B",
-    planted={
-        "soft threshold": "forgets h >= 0: the two-sided soft threshold sign(z) max(|z| - alpha, 0)",
-        "threshold alpha/2": "drops the 1/2 of the square: relu(z - alpha/2)",
-    },
+    planted=(
+        Planted("soft threshold", "forgets h >= 0: the two-sided soft threshold sign(z) max(|z| - alpha, 0)",
+                kind="student"),
+        Planted("threshold alpha/2", "drops the 1/2 of the square: relu(z - alpha/2)", kind="student"),
+        Planted(
+            "penalty without alpha (the slide)",
+            "the penalty written ||h||_1 without its weight, i.e. alpha = 1: the threshold is relu(z - 1) "
+            "whatever penalty weight is chosen",
+            slip='slides on representational sparsity (after "Recap"), bullet "Add a L1 penalty on the '
+            'representation:" and its formula "J(theta) = sum_{i=1}^{N} L(f(x_i; theta), y_i) + ||h||_1"',
+            correct="the penalty needs its weight alpha >= 0, J(theta) = sum_i [L(f(x_i; theta), y_i) + "
+            "alpha ||h(x_i; theta)||_1], as the lecture's regularised objective J~ = J + alpha Omega(theta) "
+            "has (the recap slides before it drop alpha from the parameter penalty too); as written the "
+            "weight is 1, twenty times the 0.05 at which every network of the chapter already collapses",
+        ),
+    ),
 )
 def check_sp4(alpha: float = 0.3, units: int = 12, seed: int = 0, *, planted=None) -> Check:
     """SP-4: closed form relu(z - alpha) vs a bound-constrained numerical minimiser (L-BFGS-B)."""
@@ -491,6 +479,7 @@ def check_sp4(alpha: float = 0.3, units: int = 12, seed: int = 0, *, planted=Non
     closed = choose(planted, lambda: nonnegative_l1_code(z, alpha), {
         "soft threshold": lambda: torch.sign(z) * torch.relu(z.abs() - alpha),
         "threshold alpha/2": lambda: torch.relu(z - alpha / 2),
+        "penalty without alpha (the slide)": lambda: nonnegative_l1_code(z, 1.0),
     })()
     return compare(
         "SP-4", closed, found.x, atol=1e-7, label="closed form vs L-BFGS-B",

@@ -203,8 +203,8 @@ def check_linear_monte_carlo(
 @subcheck(
     "WN-1",
     label="Monte Carlo",
-    planted={"eta read as a standard deviation": "eta taken as the noise's standard deviation, so the "
-             "penalty is eta^2 E||grad_W y^||^2"},
+    planted=Planted("eta read as a standard deviation", "eta taken as the noise's standard deviation, so the "
+                    "penalty is eta^2 E||grad_W y^||^2", kind="student"),
 )
 def _wn1_mc(*, planted=None) -> Check:
     return check_linear_monte_carlo(planted=planted)
@@ -393,8 +393,9 @@ def check_first_order(*, eta: float = 1e-4, num_pairs: int = 100000, seed: int =
     "eta (||grad_W y^||^2 + (y^ - y) tr Hess_W y^), the trace term included (Monte Carlo at small eta "
     "and second differences, on a small tanh network).",
     label="Monte Carlo, antithetic",
-    planted={"tr(Hess) term dropped": "only eta E||grad_W y^||^2 (the form the lecture keeps), without the "
-             "residual times the Hessian trace"},
+    planted=Planted("tr(Hess) term dropped", "only eta E||grad_W y^||^2 (the form the lecture keeps, exact "
+                    "on average only where the model is the regression function), without the residual "
+                    "times the Hessian trace", kind="student"),
 )
 def _wn2(*, planted=None) -> Check:
     return check_first_order(planted=planted)
@@ -437,8 +438,8 @@ def check_first_order_differences(*, h: float = 1e-3, planted=None) -> Check:
 @subcheck(
     "WN-2",
     label="second differences",
-    planted={"trace term halved": "(y^ - y) tr Hess / 2: the 1/2 of the Taylor term kept, forgetting that "
-             "the cross term of the square doubles it"},
+    planted=Planted("trace term halved", "(y^ - y) tr Hess / 2: the 1/2 of the Taylor term kept, forgetting "
+                    "that the cross term of the square doubles it", kind="student"),
 )
 def _wn2_fd(*, planted=None) -> Check:
     return check_first_order_differences(planted=planted)

@@ -84,7 +84,8 @@ experiment(
     chapter=CHAPTER,
     claim=(
         "FGSM examples (eps = 0.1) made on one MLP fool independently trained MLPs far more often "
-        "than random sign noise of the same size fools the source (5 source networks)."
+        "than random sign noise of the same size, added to the same images, fools those MLPs "
+        "(5 source networks)."
     ),
     expected="increase",
     measures="transfer rate minus noise control",
@@ -264,9 +265,11 @@ def transfer_rates(standard: StackedMLP, targets: dict, data: Dataset, config: A
     dict
         ``white_box`` (S,): share of each source's correct test images that its own FGSM turns
         wrong; ``rates``: {target name: (S,) mean transfer rate over the targets}, plus
-        ``"control: random signs, same ε"``: the share of each source's correct images that
-        random sign noise of size eps turns wrong; ``error_matrix`` (S, S) among the standard
-        networks; ``source_fooled`` (S, n).
+        ``"control: random signs, same ε"``: the same rate with the FGSM images replaced by
+        random sign noise of size eps, counted over the same images (those that fooled the
+        source and that the target gets right when clean) and the same targets (the other
+        standard networks); ``error_matrix`` (S, S) among the standard networks;
+        ``source_fooled`` (S, n).
     """
     x, y, eps, S = data.x_test, data.y_test, config.eps, config.seeds
     x_adv = fgsm(standard, x, y, eps, clamp=(0, 1))  # (S, n, d): one attack per source
@@ -285,12 +288,15 @@ def transfer_rates(standard: StackedMLP, targets: dict, data: Dataset, config: A
             rates[name] = transfer.mean(1).numpy()
         else:
             rates[name] = transfer[others].reshape(S, S - 1).mean(1).numpy()
+    # The control: the same images and targets, the FGSM step replaced by random signs of the same
+    # size (one draw of signs per source), counted by the same rule as the transfer rate.
     signs = torch.rand((S, *x.shape), generator=torch.Generator().manual_seed(config.noise_seed), dtype=x.dtype) < 0.5
     noise = (x + eps * (2 * signs - 1)).clamp(0, 1)
     with torch.no_grad():
-        noisy_pred = standard(noise).argmax(-1)
+        noisy_pred = torch.stack([standard(noise[s]).argmax(-1) for s in range(S)])  # (source, target, n)
+    noisy = transfer_matrix(source_fooled, noisy_pred, own, y)[1]
+    rates[CONTROL] = noisy[others].reshape(S, S - 1).mean(1).numpy()
     correct = own == y
-    rates[CONTROL] = ((noisy_pred != y) & correct).sum(1).double().div(correct.sum(1)).numpy()
     error_matrix = transfer_matrix(source_fooled, adv_pred["other standard networks"], own, y)[0]
     return {
         "white_box": source_fooled.sum(1).double().div(correct.sum(1)).numpy(),

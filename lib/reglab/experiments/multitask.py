@@ -63,7 +63,7 @@ experiment(
     chapter="multitask",
     claim=("On 10 binary tasks on the digits (is the class in a random half S_t?), a shared trunk "
            "with task heads is more accurate than 10 separate networks (the same L2 penalty per "
-           "model), by about a point on average over 10 to 160 training images per task."),
+           "model), on average over 10 to 160 training images per task (paired seeds)."),
     expected="increase",
     measures="test accuracy of shared trunk minus separate networks, mean over n",
     unit="points",

@@ -19,8 +19,8 @@ import torch
 from .._validation import check_int
 from ..data import Dataset
 from ..derivations.registry import experiment
-from ..derivations.sparse_representations import best_k_sparse, sparse_residual
-from ..sparse_coding import ActivationL1, fraction_inactive, omp
+from ..derivations.sparse_representations import best_k_sparse
+from ..sparse_coding import ActivationL1, fraction_inactive, omp, sparse_residual
 from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
 
 __all__ = ["SparsityConfig", "activation_penalty_sweep", "effects", "omp_miss_rate", "paired_effect"]
@@ -43,8 +43,10 @@ experiment(
     "SP-5",
     chapter=CHAPTER,
     claim=(
-        "The lecture's 'similar regularizing effect': the same penalty (alpha = 0.01) raises the "
-        "MLP's test accuracy on MNIST-1D over the unpenalised network (paired seeds)."
+        "The same penalty (alpha = 0.01) raises the MLP's test accuracy on MNIST-1D over the "
+        "unpenalised network (paired seeds). Its training accuracy rises too and the gap between "
+        "training and test accuracy does not shrink: a gain in test accuracy, not shown to be the "
+        "lecture's 'similar regularizing effect' in the sense of a smaller generalisation gap."
     ),
     expected="increase",
     measures="test accuracy, alpha 0.01 minus 0",
