@@ -7,18 +7,22 @@ the chapter's Jupyter-native edition (``make notebooks``, so that no MyST is lef
 it is, except that each exercise's solution (its cells, text and code, marked
 ``metadata.reglab.solution``) is replaced by
 
-* a stub code cell, ``# Your code here: ...``, naming the variable(s) the answer is;
-* a self-check cell calling :func:`reglab.check_exercise`, which prints ``correct`` or
-  ``not yet: <hint>`` (never the expected answer);
+* a stub code cell (:meth:`reglab.Exercise.stub`): every input the check reads, declared with
+  its meaning and shape (data of the chapter, a value the statement fixes, or ``...`` for the
+  student's own choice), then every answer's variable set to ``...``, explained the same way;
+* a self-check cell calling :func:`reglab.check_exercise` on exactly those names, which prints
+  ``correct``, ``not yet: <hint>`` or ``not answered yet`` (never the expected answer);
 * where the solution explains in words, a markdown cell inviting a written answer.
 
 Exercises answered in words only (``reglab.exercise(label).written``) get the stub (for any
 code the student wants to run) and the written-answer cell, no check. Outputs are cleared; the
 chapter's first cell, which installs reglab when the notebook is opened alone, stays.
 
-The tests use :func:`student_notebook` with ``fill=True`` (the chapter's own solution code in
-place of each stub) and ``planted=True`` (after each check, the same check on a deliberately
-wrong answer, :func:`reglab.planted_answer`).
+The tests use :func:`student_notebook` with ``fill=True`` (the stub, then the chapter's own
+solution code below it, then the answers and inputs the solution keeps elsewhere: the
+``source`` of :class:`~reglab.exercises.core.Answer` and :class:`~reglab.exercises.core.Input`)
+and ``planted=True`` (after each check, the same check on a deliberately wrong answer,
+:func:`reglab.planted_answer`).
 """
 from __future__ import annotations
 
@@ -26,7 +30,6 @@ import argparse
 import ast
 import re
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -41,11 +44,13 @@ END = re.compile(r"(?P<fence>`{3,}|:{3,})\{solution-end\}[^\n]*\n(?P=fence)[ \t]
 
 NOTE = (
     "> **Student edition.** This is the chapter with the solutions of its exercises removed. Run the "
-    "chapter from the top first: the exercises use its variables. Under each exercise, write your code "
-    "where it says `# Your code here`, then run the check cell below it. The check compares your answer "
-    "with the library's own computation and prints `correct`, or `not yet:` with a hint; it never shows "
-    "the expected answer. Explanations go into the cells marked *Your answer*; the model answers are in "
-    "the instructor's edition (the book)."
+    "chapter from the top first: the exercises use its variables. Under each exercise, a code cell "
+    "starting `# Your code here` declares the inputs your answer is judged on (each with its meaning "
+    "and shape) and sets every part of the answer to `...`: write your code there, replace each `...` "
+    "by your result, then run the check cell below it. The check compares your answer with the "
+    "library's own computation and prints `correct`, `not yet:` with a hint, or `not answered yet`; "
+    "it never shows the expected answer. Explanations go into the cells marked *Your answer*; the "
+    "model answers are in the instructor's edition (the book)."
 )
 WRITTEN = ("**Your answer.** *Explain in your own words (double-click to edit). The model answer is in the "
            "instructor's edition of the book.*")
@@ -151,51 +156,31 @@ def _assigned(sources: list[str]) -> set[str]:
     return names
 
 
-def _comment(text: str, indent: str = "#   ") -> list[str]:
-    return textwrap.wrap(text, 79, initial_indent=indent, subsequent_indent=indent.replace("-", " ") + "  ")
-
-
-def _stub(ex, defined_before: set[str], solution_names: set[str]) -> str:
+def _stub(ex) -> str:
     if not ex.answers:
         return ("# Your code here: any computation that supports your answer below (there is no self-check\n"
                 "# for this exercise: it is answered in words).\n")
-    lines = ["# Your code here. Define:"]
-    for a in ex.answers:
-        lines += _comment(f"- {a.expression}: {a.what}")
-    if ex.setup:
-        lines += _comment(ex.setup, indent="# ")
-    lines.append("# Then run the next cell: it checks your answer.")
-    # Placeholders, so that the check says "not yet" instead of failing on an undefined name; never
-    # for a name the chapter defines (the stub must not clobber it).
-    unset = [a.name for a in ex.answers if a.expression.isidentifier()]
-    unset += [v for v in ex.inputs.values() if v.isidentifier() and v in solution_names]
-    lines += [f"{name} = ..." for name in dict.fromkeys(unset) if name not in defined_before]
-    return "\n".join(lines) + "\n"
+    return ex.stub()
 
 
-def _call(ex, answers: str | None = None) -> str:
-    parts = [f'"{ex.label}"', answers or ", ".join(f"{a.name}={a.expression}" for a in ex.answers)]
-    parts += [f"{k}={v}" for k, v in ex.inputs.items()]
-    lines, line = [], "check_exercise("
-    for i, part in enumerate(parts):
-        piece = part + (", " if i < len(parts) - 1 else ");")
-        if len(line) + len(piece) > 79 and line.strip():
-            lines.append(line.rstrip())
-            line = "    "
-        line += piece
-    return "\n".join(lines + [line])
+def _filled(ex, code: str) -> str:
+    """The stub, the chapter's solution below it, then the names the solution keeps elsewhere."""
+    if not ex.answers:
+        return code
+    moved = [f"{v.name} = {v.source}" for v in (*ex.inputs, *ex.answers) if v.source]
+    return "\n".join([ex.stub(), code, *(["# where the book's solution keeps them:", *moved] if moved else [])])
 
 
 def _check_cell(ex) -> str:
     return ("# Self-check: compares your answer with the library's own computation (never shows it).\n"
-            "from reglab import check_exercise\n\n" + _call(ex))
+            "from reglab import check_exercise\n\n" + ex.check_line())
 
 
 def _planted_cell(ex) -> str:
-    wrong = ", ".join(f"{a.name}={a.expression}" for a in ex.answers)
+    wrong = ", ".join(f"{a.name}={a.name}" for a in ex.answers)
     return ("# Test only: the same check on a deliberately wrong answer must say 'not yet'.\n"
             "from reglab import check_exercise, planted_answer\n\n"
-            + _call(ex, f'**planted_answer("{ex.label}", {wrong})'))
+            + ex.check_line(f'**planted_answer("{ex.label}", {wrong})'))
 
 
 def _definition(label: str):
@@ -205,7 +190,7 @@ def _definition(label: str):
     try:
         return exercise(label)
     except ValueError:  # a new exercise without a check yet (tests/test_student.py reports it)
-        return Exercise(label=label, chapter="", answers=(), inputs={}, reference="", written="no check defined")
+        return Exercise(label=label, chapter="", answers=(), inputs=(), reference="", written="no check defined")
 
 
 def _tagged(cell, label: str, role: str):
@@ -221,20 +206,20 @@ def student_notebook(path: Path, *, fill: bool = False, planted: bool = False) -
     path : Path
         The chapter (book/<name>.ipynb).
     fill : bool
-        Put the chapter's own solution code in place of each stub (for the tests).
+        Put the chapter's own solution code below each stub (for the tests): the stub's inputs
+        and placeholders stay above it, as a student who pasted the solution would have them.
     planted : bool
         After each self-check, add a cell running it on :func:`reglab.planted_answer` (for the tests).
     """
     nb = nbformat.read(path, as_version=4)
     found = solutions(nb)
-    cells, kept_code, title_done = [], [], False
+    cells, title_done = [], False
     for kind, item, label in _walk(nb):
         if kind == "keep":
             cell = item
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
                 cell.metadata.pop("execution", None)
-                kept_code.append(cell.source)
             cells.append(cell)
             if not title_done and cell.cell_type == "markdown" and re.search(r"^# ", cell.source, re.MULTILINE):
                 cells.append(_tagged(nbformat.v4.new_markdown_cell(NOTE), "", "note"))
@@ -242,10 +227,7 @@ def student_notebook(path: Path, *, fill: bool = False, planted: bool = False) -
         elif kind == "end":
             ex, sol = _definition(label), found[label]
             code = "\n\n".join(sol["code"])
-            if fill:
-                stub = code
-            else:
-                stub = _stub(ex, _assigned(kept_code), _assigned(sol["code"]))
+            stub = _filled(ex, code) if fill else _stub(ex)
             cells.append(_tagged(nbformat.v4.new_code_cell(stub), label, "stub"))
             if ex.answers:
                 cells.append(_tagged(nbformat.v4.new_code_cell(_check_cell(ex)), label, "check"))

@@ -1,23 +1,26 @@
 """Self-checks for the book's exercises: is an answer right? (They never say what it is.)
 
 Every exercise of the book has a label (``"ex-dropout-2"``). For each one whose answer is a
-number, an array or a piece of code, this package knows which variable(s) of the notebook hold
-the answer, how to compute the reference *itself* (by another route than the chapter's
-solution: a solver instead of a closed form, a simulation instead of an expectation, torch's
-own implementation instead of ours ...), within which tolerance the two must agree, and a hint
-that points to the mistake without giving the answer away.
+number, an array or a piece of code, this package knows which variable(s) hold the answer,
+which inputs the answer is judged on (each declared, with its meaning and shape, by the stub
+of the student notebook: data of the chapter, a value the statement fixes, or the student's own
+choice), how to compute the reference *itself* (by another route than the chapter's solution: a
+solver instead of a closed form, a simulation instead of an expectation, torch's own
+implementation instead of ours ...), within which tolerance the two must agree, and a hint that
+points to the mistake without giving the answer away.
 
 >>> from reglab import check_exercise
 >>> check_exercise("ex-label_smoothing-1", y_hat=[0.1] * 10)  # doctest: +ELLIPSIS
 not yet: y_hat: ...
 ExerciseResult(label='ex-label_smoothing-1', passed=False)
 
-The student notebooks (``make student``) end every exercise with such a call. Exercises whose
-answer is an explanation have no check; :func:`exercise` tells which (``written``).
-
-Wrong answers never raise: they are "not yet". Mistakes in *calling* the check (an unknown
+The student notebooks (``make student``) end every exercise with such a call, on exactly the
+names the stub declares (:meth:`Exercise.stub`, :func:`check_call`); nothing else is read from
+the notebook. An answer still ``...`` is "not answered yet"; a wrong answer, of any shape or
+kind, is "not yet" with a hint, never an exception. Mistakes in *calling* the check (an unknown
 label, a missing or unexpected keyword, an input of the wrong kind) raise ``ValueError`` or
-``TypeError`` naming the argument.
+``TypeError`` naming the argument. Exercises whose answer is an explanation have no check;
+:func:`exercise` tells which (``written``).
 
 The package is laid out like :mod:`reglab.derivations` and :mod:`reglab.experiments`:
 :mod:`~reglab.exercises.core` holds the records (:class:`Answer`, :class:`Exercise`,

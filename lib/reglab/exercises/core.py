@@ -1,11 +1,12 @@
-"""The exercises' records, their registry, :func:`check_exercise` and the judges' helpers.
+"""The exercises' records, their registry and :func:`check_exercise`.
 
-An :class:`Exercise` names its answers (:class:`Answer`), the notebook expressions of its inputs
-and a *judge*: a function of the answers and inputs that computes the reference by a route of its
-own and returns, per answer, ``(passed, detail)``. The chapter modules of this package define the
-judges with :func:`_define` and the helpers below (:func:`_agree`, :func:`_exact`, the input
-converters). This module imports no chapter module: the package imports them all, so that every
-exercise is registered before :func:`exercise` is asked for one.
+An :class:`Exercise` names its answers (:class:`Answer`), its inputs (:class:`Input`: what the
+reference is computed from, each declared by the student notebook's stub) and a *judge*: a
+function of the answers and inputs that computes the reference by a route of its own and
+returns, per answer, ``(passed, detail)``. The chapter modules of this package define the judges
+with :func:`_define` and the helpers of ``reglab.exercises._judging``. This module imports no
+chapter module: the package imports them all, so that every exercise is registered before
+:func:`exercise` is asked for one.
 
 >>> exercise("ex-label_smoothing-1").names
 ('y_hat',)
@@ -13,25 +14,31 @@ exercise is registered before :func:`exercise` is asked for one.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from .._validation import check_real, check_tensor
-from ..derivations.compare import compare
+from ._cells import check_source, stub_source
+from ._judging import _NotYet
 
 __all__ = [
     "Answer",
     "Exercise",
     "ExerciseResult",
+    "Input",
     "check_call",
     "check_exercise",
     "exercise",
     "exercises",
     "planted_answer",
 ]
+
+
+def _identifier(kind: str, name) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name must be a Python identifier ({kind}), but got {name!r}")
 
 
 @dataclass(frozen=True)
@@ -41,16 +48,16 @@ class Answer:
     Attributes
     ----------
     name : str
-        The keyword of :func:`check_exercise` (and the notebook variable holding it).
+        The notebook variable holding it, and the keyword of :func:`check_exercise`.
     what : str
-        What it is, in one line (the student notebook's stub says it).
+        What it is and its shape, in one line (the stub's comment).
     hint : str
         Shown when the answer is not yet right; it does not contain the answer.
     tolerance : str
         How close to the reference the answer must be, in words (``"rtol 1e-6"``).
     source : str
-        The notebook expression passed for it, when it is not simply ``name``
-        (e.g. ``"stopper.best_step"``).
+        Where the book's own solution keeps it, if not in ``name`` (``"stopper.best_step"``):
+        the filled edition of the tests assigns ``name`` from it after the solution code.
     """
 
     name: str
@@ -60,13 +67,37 @@ class Answer:
     source: str = ""
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ValueError(f"name must be a Python identifier (the check's keyword), but got {self.name!r}")
+        _identifier("the check's keyword", self.name)
 
-    @property
-    def expression(self) -> str:
-        """The notebook expression whose value is this answer."""
-        return self.source or self.name
+
+@dataclass(frozen=True)
+class Input:
+    """One input of an exercise's check, declared by the stub with its meaning and shape.
+
+    Attributes
+    ----------
+    name : str
+        The notebook variable the stub assigns, and the keyword of :func:`check_exercise`.
+    value : str
+        The stub's right-hand side: an expression of the chapter's data (``"X_reg"``), a value
+        (``"0.5"``), or ``"..."`` where the statement lets the student choose.
+    what : str
+        Its meaning and shape, in one line (the stub's comment), e.g. ``"(60, 4) inputs of the
+        ridge example"``.
+    source : str
+        Where the book's own solution keeps it, if the solution does not assign ``name``
+        itself (the filled edition of the tests assigns ``name`` from it).
+    """
+
+    name: str
+    value: str
+    what: str
+    source: str = ""
+
+    def __post_init__(self):
+        _identifier("the stub's variable", self.name)
+        if not isinstance(self.value, str) or not self.value.strip():
+            raise ValueError(f"value must be the stub's right-hand side (a non-empty string), but got {self.value!r}")
 
 
 @dataclass(frozen=True)
@@ -81,13 +112,10 @@ class Exercise:
         The chapter (notebook name) it belongs to.
     answers : tuple of Answer
         The answer's variables; empty for an exercise answered in words only.
-    inputs : mapping of str to str
-        Further keywords of the check and the notebook expression passed for each: the data
-        the reference is computed from (``{"X": "X_reg"}``).
+    inputs : tuple of Input
+        The check's other keywords: the data the reference is computed from.
     reference : str
         How the library computes the reference, in one sentence.
-    setup : str
-        What else the student defines for the check (one line for the stub), if anything.
     written : str
         For an exercise answered in words: why there is no self-check.
     """
@@ -95,11 +123,10 @@ class Exercise:
     label: str
     chapter: str
     answers: tuple[Answer, ...]
-    inputs: Mapping[str, str]
+    inputs: tuple[Input, ...]
     reference: str
     judge: Callable[..., dict] | None = field(default=None, repr=False)
     mistake: Callable[..., dict] | None = field(default=None, repr=False)
-    setup: str = ""
     written: str = ""
 
     def __post_init__(self):
@@ -107,11 +134,39 @@ class Exercise:
             raise ValueError(f"label must be an exercise label such as 'ex-dropout-2', but got {self.label!r}")
         if self.answers and self.judge is None:
             raise ValueError(f"exercise {self.label!r} has answers but no judge to check them")
+        names = [a.name for a in self.answers] + [i.name for i in self.inputs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"exercise {self.label!r} names a variable twice: {names}")
 
     @property
     def names(self) -> tuple[str, ...]:
         """The keywords of the answers."""
         return tuple(a.name for a in self.answers)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The keywords of the inputs."""
+        return tuple(i.name for i in self.inputs)
+
+    def stub(self) -> str:
+        """The student notebook's stub cell: the inputs and the answers' placeholders, explained.
+
+        >>> exercise("ex-dropout-3").stub().splitlines()[-1]
+        'alone = ...  # (4,) the limit of the trained weights w* as p -> 0'
+        """
+        if not self.answers:
+            raise ValueError(f"exercise {self.label!r} is answered in words and has no self-check")
+        return stub_source(self)
+
+    def check_line(self, answers: str | None = None) -> str:
+        """The student notebook's check: ``check_exercise(label, ...)`` on the stub's names.
+
+        Wrapped at the notebooks' line length. ``answers``, if given, replaces the answers'
+        keywords (the tests pass ``**planted_answer(...)`` there).
+        """
+        if not self.answers:
+            raise ValueError(f"exercise {self.label!r} is answered in words and has no self-check")
+        return check_source(self, answers)
 
 
 @dataclass(frozen=True)
@@ -126,7 +181,8 @@ class ExerciseResult:
     not_yet : tuple of str
         The answers that do not (yet).
     message : str
-        ``"correct"`` or ``"not yet: <answer>: <hint>"``: what the check printed.
+        ``"correct"``, ``"not yet: <answer>: <hint>"`` or ``"not answered yet (...)"``: what the
+        check printed.
     """
 
     label: str
@@ -186,61 +242,82 @@ def exercise(label: str) -> Exercise:
 
 
 def check_call(label: str) -> str:
-    """The line of Python that checks exercise ``label`` in a notebook.
+    """The line of Python that checks exercise ``label`` in a notebook (after its stub).
 
-    >>> check_call("ex-early_stopping-2")
-    'check_exercise("ex-early_stopping-2", tau_half=tau_half, lr=eps_one, lam=lam_one);'
+    >>> check_call("ex-dropout-3")
+    'check_exercise("ex-dropout-3", alone=alone, X_ridge=X_ridge, y_ridge=y_ridge);'
     """
-    ex = exercise(label)
-    if not ex.answers:
-        raise ValueError(f"exercise {label!r} is answered in words and has no self-check")
-    args = [f"{a.name}={a.expression}" for a in ex.answers] + [f"{k}={v}" for k, v in ex.inputs.items()]
-    return f'check_exercise("{label}", {", ".join(args)});'
+    return exercise(label).check_line().replace("\n    ", " ")
 
 
-def _split(ex: Exercise, values: Mapping) -> tuple[dict, dict]:
-    expected = set(ex.names) | set(ex.inputs)
-    unexpected = sorted(set(values) - expected)
+def _split(ex: Exercise, values: dict) -> tuple[dict, dict]:
+    expected = ex.names + ex.input_names
+    unexpected = sorted(set(values) - set(expected))
     if unexpected:
-        raise TypeError(
-            f"check_exercise({ex.label!r}) got unexpected keyword(s) {', '.join(unexpected)}; "
-            f"it takes {', '.join(ex.names + tuple(ex.inputs))}"
-        )
-    missing = [k for k in ex.names + tuple(ex.inputs) if k not in values]
+        raise TypeError(f"check_exercise({ex.label!r}) got unexpected keyword(s) {', '.join(unexpected)}; "
+                        f"it takes {', '.join(expected)}")
+    missing = [k for k in expected if k not in values]
     if missing:
         raise TypeError(f"check_exercise({ex.label!r}) needs the keyword(s) {', '.join(missing)}")
-    return {k: values[k] for k in ex.names}, {k: values[k] for k in ex.inputs}
+    return {k: values[k] for k in ex.names}, {k: values[k] for k in ex.input_names}
+
+
+def _verdict(ex: Exercise, answers: dict, inputs: dict) -> tuple[tuple[str, ...], str]:
+    """The answers that are not (yet) right and the message saying so."""
+    pending = [a.name for a in ex.answers if answers[a.name] is Ellipsis]
+    if len(pending) == len(ex.answers):
+        are = "is" if len(pending) == 1 else "are"
+        return ex.names, f"not answered yet ({', '.join(pending)} {are} still `...`)"
+    if pending:
+        return tuple(pending), "not yet: " + "; ".join(f"{n}: not answered yet (still `...`)" for n in pending)
+    unset = [k for k, v in inputs.items() if v is Ellipsis]
+    if unset:  # an input the student chooses, still the stub's placeholder
+        return ex.names, f"not yet: define {', '.join(unset)} first (still `...`)"
+    try:
+        verdicts = ex.judge(**answers, **inputs)
+    except _NotYet as reason:
+        return ex.names, f"not yet: {reason}"
+    failed = [a for a in ex.answers if not verdicts[a.name][0]]
+    if not failed:
+        return (), "correct"
+    parts = [f"{a.name}: {a.hint}" + (f" ({verdicts[a.name][1]})" if verdicts[a.name][1] else "") for a in failed]
+    return tuple(a.name for a in failed), "not yet: " + "; ".join(parts)
 
 
 def check_exercise(label: str, /, **values) -> ExerciseResult:
     """Check an exercise's answer against the library's own computation; print the verdict.
 
     Prints ``correct`` when every answer agrees with the reference within its stated tolerance,
-    otherwise ``not yet:`` and a hint for each answer that does not. The reference itself is
-    never printed.
+    ``not answered yet`` while every answer is still the stub's ``...``, otherwise ``not yet:``
+    and a hint for each answer that does not agree. The reference itself is never printed.
 
     Parameters
     ----------
     label : str
         The exercise's label, e.g. ``"ex-dropout-2"``.
     **values
-        The answer's variables and the exercise's inputs, by keyword (the student notebook's
-        check cell passes them; :func:`check_call` writes that line). An answer or input still
-        set to ``...`` (as the student notebook's stub leaves them) counts as not given yet.
+        The answer's variables and the exercise's inputs, by keyword: exactly the names the
+        student notebook's stub declares (:func:`check_call` writes the line).
 
     Returns
     -------
     ExerciseResult
 
+    Raises
+    ------
+    ValueError, TypeError
+        For a mistake in *calling* the check (an unknown label, a missing or unexpected keyword,
+        an input of the wrong kind), naming it. A wrong answer is never an error: it is "not yet".
+
     Examples
     --------
-    An answer still left as the stub's ``...``, and a wrong one:
+    The untouched stub, and a wrong answer:
 
-    >>> result = check_exercise("ex-early_stopping-2", tau_half=..., lr=0.05, lam=0.02)
-    not yet: tau_half: not given yet (it is still `...`)
+    >>> result = check_exercise("ex-early_stopping-2", tau_half=...)
+    not answered yet (tau_half is still `...`)
     >>> result.passed, result.not_yet
     (False, ('tau_half',))
-    >>> check_exercise("ex-early_stopping-2", tau_half=1, lr=0.05, lam=0.02).passed
+    >>> check_exercise("ex-early_stopping-2", tau_half=1).passed
     not yet: tau_half: find the smallest tau with 1 - (1 - eps lambda)^tau >= 1/2
     False
     """
@@ -248,27 +325,9 @@ def check_exercise(label: str, /, **values) -> ExerciseResult:
     if ex.judge is None:
         raise ValueError(f"exercise {label!r} is answered in words and has no self-check")
     answers, inputs = _split(ex, values)
-    unset = [k for k, v in inputs.items() if v is Ellipsis]
-    if unset:  # the stub also sets what the exercise asks the student to choose
-        message = f"not yet: define {', '.join(ex.inputs[k] for k in unset)} first (still `...`)"
-        print(message)
-        return ExerciseResult(label=label, passed=False, not_yet=ex.names, message=message)
-    pending = [a for a in ex.answers if answers[a.name] is Ellipsis]
-    if pending:
-        verdicts = {a.name: (False, "not given yet (it is still `...`)") for a in pending}
-    else:
-        verdicts = ex.judge(**answers, **inputs)
-    failed = [a for a in ex.answers if not verdicts[a.name][0]]
-    if not failed:
-        message = "correct"
-    else:
-        parts = []
-        for a in failed:
-            detail = verdicts[a.name][1]
-            parts.append(f"{a.name}: {detail}" if a in pending else f"{a.name}: {a.hint}" + (f" ({detail})" if detail else ""))
-        message = "not yet: " + "; ".join(parts)
+    not_yet, message = _verdict(ex, answers, inputs)
     print(message)
-    return ExerciseResult(label=label, passed=not failed, not_yet=tuple(a.name for a in failed), message=message)
+    return ExerciseResult(label=label, passed=not not_yet, not_yet=not_yet, message=message)
 
 
 def planted_answer(label: str, /, **answers) -> dict:
@@ -331,88 +390,12 @@ def _perturb(value):
     raise TypeError(f"planted_answer cannot change a {type(value).__name__}; give the exercise a named mistake")
 
 
-# ---- helpers for the judges of the chapter modules ----------------------------------------
-
-_Verdict = tuple  # (passed: bool, detail: str): detail never contains the reference
-
-
-def _as_array(value) -> np.ndarray | None:
-    """A student's answer as a float64 array, or None if it is not numbers."""
-    if isinstance(value, (str, bytes)) or value is None:
-        return None
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().double().numpy()
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return a
-
-
-def _agree(value, reference, *, rtol=0.0, atol=0.0) -> _Verdict:
-    """Whether a student's answer agrees with a reference, entry by entry (via :func:`compare`)."""
-    a = _as_array(value)
-    if a is None:
-        return False, f"it should be numbers, but it is a {type(value).__name__}"
-    r = np.asarray(reference, dtype=np.float64)
-    if a.size == 1 and r.size == 1:
-        a, r = a.reshape(()), r.reshape(())
-    if a.shape != r.shape:
-        return False, f"it has shape {a.shape}, but the check expects shape {r.shape}"
-    if not np.isfinite(a).all():
-        return False, "it contains NaN or inf"
-    return compare("exercise", r, a, rtol=rtol, atol=atol).passed, ""
-
-
-def _exact(value, reference) -> _Verdict:
-    """Whether a student's answer equals a reference exactly (integers, None, labels)."""
-    if value is None or reference is None:
-        return value is reference, ""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    try:
-        v, r = np.asarray(value), np.asarray(reference)
-        if v.shape != r.shape:
-            return False, f"it has shape {v.shape}, but the check expects shape {r.shape}"
-        return bool((v == r).all()), ""
-    except (TypeError, ValueError):
-        return False, f"it cannot be compared: it is a {type(value).__name__}"
-
-
-def _tensor_input(name: str, value, *, ndim=None) -> torch.Tensor:
-    """An input of a check as a float64 tensor; TypeError/ValueError naming it otherwise."""
-    if isinstance(value, (np.ndarray, list, tuple)):
-        value = torch.as_tensor(np.asarray(value, dtype=np.float64))
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor (or an array), but got {type(value).__name__}")
-    value = check_tensor(name, value, ndim=ndim).detach().to(torch.float64)
-    return check_tensor(name, value, finite=True)
-
-
-def _np(name: str, value, ndim=None) -> np.ndarray:
-    """An input of a check as a float64 NumPy array (see :func:`_tensor_input`)."""
-    return _tensor_input(name, value, ndim=ndim).numpy()
-
-
-def _real_input(name: str, value) -> float:
-    """An input of a check as a finite float; TypeError/ValueError naming it otherwise."""
-    return check_real(name, value)
-
-
-def _int_or_none(v):
-    """An integer answer (a whole float or a one-number tensor included) as an int; anything else as it is."""
-    if isinstance(v, torch.Tensor) and v.numel() == 1:
-        v = v.item()
-    return int(v) if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer()) else v
-
-
-def _define(label: str, *, chapter: str, answers=(), inputs=None, reference: str, setup: str = "",
-           mistake=None, written: str = ""):
+def _define(label: str, *, chapter: str, answers=(), inputs=(), reference: str, mistake=None):
     """Register the check of exercise ``label``: decorates its judge ``(**answers, **inputs) -> verdicts``."""
 
     def decorate(judge):
-        _register(Exercise(label=label, chapter=chapter, answers=tuple(answers), inputs=dict(inputs or {}),
-                           reference=reference, judge=judge, mistake=mistake, setup=setup, written=written))
+        _register(Exercise(label=label, chapter=chapter, answers=tuple(answers), inputs=tuple(inputs),
+                           reference=reference, judge=judge, mistake=mistake))
         return judge
 
     return decorate
@@ -420,4 +403,4 @@ def _define(label: str, *, chapter: str, answers=(), inputs=None, reference: str
 
 def _define_written(label: str, *, chapter: str, written: str) -> None:
     """Register an exercise answered in words (no self-check)."""
-    _register(Exercise(label=label, chapter=chapter, answers=(), inputs={}, reference="", written=written))
+    _register(Exercise(label=label, chapter=chapter, answers=(), inputs=(), reference="", written=written))
