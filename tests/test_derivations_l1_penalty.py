@@ -156,8 +156,19 @@ def test_map_alpha_values_and_bad_input():
 
 @pytest.mark.parametrize(
     "check",
-    [l1.check_l1_1, l1.check_l1_2, l1.check_l1_2_ista, l1.check_l1_2_sympy, l1.check_l1_3, l1.check_l1_4,
-     l1.check_l1_4_band, l1.check_l1_4_sign_changes, l1.check_l1_4_l2, l1.check_l1_5],
+    [
+        l1.check_l1_1,
+        l1.check_l1_2,
+        l1.check_l1_2_ista,
+        l1.check_l1_2_sympy,
+        l1.check_l1_3,
+        l1.check_l1_4,
+        l1.check_l1_4_band,
+        l1.check_l1_4_band_image,
+        l1.check_l1_4_sign_changes,
+        l1.check_l1_4_l2,
+        l1.check_l1_5,
+    ],
 )
 def test_checks_pass(check):
     result = check()
@@ -174,12 +185,79 @@ def test_l1_2_registers_brute_force_ista_and_sympy():
 def test_l1_4_fails_without_the_penalty_which_the_old_count_of_zeros_did_not():
     result = ledger_result("L1-4")
     assert [p.label for p in result.parts] == [
-        "proximal: exact zeros", "subgradient: band", "subgradient: sign changes", "L2: no zeros"]
+        "proximal: exact zeros",
+        "subgradient: band",
+        "subgradient: the band is its own image",
+        "subgradient: sign changes",
+        "L2: no zeros",
+    ]
     # The first edition counted exact zeros only: with the penalty removed from l1_step and
     # weight_decay_step the counts (0 and 0) did not change. Now each removal fails.
     for name in ("penalty removed from the update", "decay removed from weight_decay_step",
                  "threshold removed from the proximal step"):
         assert not result.check(planted=name).passed, name
+
+
+def test_a_wrong_penalty_weight_passes_containment_but_not_the_band_image():
+    # The first edition's band check tested containment only: the lecture's update with the
+    # penalty weight halved stays in a narrower band inside the true one, and passed.
+    w_star, h, alpha = l1._diag_problem()
+    zero = w_star.abs() <= alpha / h
+    band = l1.subgradient_band(w_star, h, alpha, l1.L1_4_LR)
+    late = l1._l1_4_path(l1._subgradient(alpha / 2))[-l1.L1_4_LATE :, zero]
+    inside = (
+        (late - band["centre"][zero]).abs() <= band["half_width"][zero]
+    ).all()
+    assert bool(inside)  # what containment alone accepted
+    check = l1.check_l1_4_band_image(
+        planted="penalty weight alpha/2 in the update"
+    )
+    assert (
+        not check.passed and check.ratio > 1000
+    )  # rejected by a clear margin
+    # and the student's "band centred at 0", which containment rejected by a ratio of only 1.2
+    assert l1.check_l1_4_band_image(planted="band centred at 0").ratio > 1000
+
+
+def test_the_band_image_check_passes_with_the_points_beside_zero():
+    check = l1.check_l1_4_band_image()
+    assert check.passed and not check.rounding
+    # the images of -+1e-6 lie (1 - eps H) * 1e-6 inside the edges
+    assert check.error == pytest.approx(
+        (1 - l1.L1_4_LR * 0.5) * 1e-6, rel=1e-6
+    )
+
+
+def test_controls_are_kept_but_each_part_rejects_a_plausible_mistake():
+    for rid in ("L1-1", "L1-2", "L1-3", "L1-4", "L1-5"):
+        for part in ledger_result(rid).parts:
+            kinds = {p.name: p.category for p in part.planted}
+            assert set(kinds.values()) <= {
+                "student",
+                "library",
+                "control",
+                "slide",
+            }, (rid, kinds)
+            assert set(kinds.values()) - {"control"}, (rid, part.label)
+    controls = {
+        p.name
+        for rid in ("L1-1", "L1-4")
+        for p in ledger_result(rid).planted_errors()
+        if p.category == "control"
+    }
+    assert controls == {
+        "penalty's gradient left out",
+        "threshold removed from the proximal step",
+        "penalty removed from the update",
+        "decay removed from weight_decay_step",
+    }
+
+
+def test_l1_1_is_not_an_erratum():
+    # The slide's "grad J~(w) = H(w - w*)" is the gradient of the quadratic approximation of the
+    # unregularised J (Goodfellow et al. write J-hat), as the slide's next bullet says: no slip.
+    assert not [p for p in ledger_result("L1-1").planted_errors() if p.slip]
+    assert not l1.check_l1_1(planted="alpha/2 sign(w)").passed
 
 
 def test_subgradient_band_is_invariant_and_has_width_two_eps_alpha():
@@ -207,7 +285,17 @@ def ledger_result(rid):
     return get_result(rid)
 
 
-@pytest.mark.parametrize("check", [l1.check_l1_1, l1.check_l1_2_ista, l1.check_l1_4, l1.check_l1_4_band, l1.check_l1_5])
+@pytest.mark.parametrize(
+    "check",
+    [
+        l1.check_l1_1,
+        l1.check_l1_2_ista,
+        l1.check_l1_4,
+        l1.check_l1_4_band,
+        l1.check_l1_4_band_image,
+        l1.check_l1_5,
+    ],
+)
 def test_unknown_planted_error_raises(check):
     with pytest.raises(ValueError, match="no planted error 'nonsense'"):
         check(planted="nonsense")

@@ -8,7 +8,9 @@ from sklearn.linear_model import Ridge
 from reglab.data import polynomial_regression
 from reglab.derivations import get_result
 from reglab.derivations.regimes import (
+    REG1_FINE,
     check_reg1,
+    check_reg1_monotone,
     check_reg1_svd_norm,
     fit_polynomial,
     polynomial_features,
@@ -113,16 +115,58 @@ def test_reg1_passes():
     check = get_result("REG-1").check()
     assert check.passed, str(check)
     assert [c.label for c in get_result("REG-1").checks()] == [
-        "normal equations vs augmented least squares", "norm from the SVD"]
+        "normal equations vs augmented least squares",
+        "norm from the SVD",
+        "norm decreases strictly (fine grid)",
+    ]
 
 
-@pytest.mark.parametrize("name", ["penalty without its 1/2", "fitted-value factor"])
+def test_reg1_monotonicity_is_decided_by_its_own_comparison_on_a_fine_grid():
+    # The first edition set the verdict outside the comparison (dataclasses.replace after compare)
+    # and tested 7 values of alpha. Now the decreases are the printed numbers that decide.
+    assert (
+        len(REG1_FINE) == 301
+        and REG1_FINE[0] == 0.0
+        and REG1_FINE[-1] == pytest.approx(100.0)
+    )
+    check = check_reg1_monotone()
+    assert check.kind == "bound" and check.passed == check.decided
+    assert check.empirical.shape == (300,) and check.empirical.min() > 0
+    wrong = check_reg1_monotone(planted="constant left unpenalised")
+    assert (
+        not wrong.passed
+        and wrong.passed == wrong.decided
+        and "short of the bound" in wrong.error_text()
+    )
+    for checker in (check_reg1, check_reg1_svd_norm):
+        assert checker().kind == "agree"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "penalty without its 1/2",
+        "fitted-value factor",
+        "constant left unpenalised",
+    ],
+)
 def test_reg1_rejects_its_planted_errors(name):
     # The first edition's REG-1 declared no planted error: nothing showed that it could fail.
     assert not get_result("REG-1").check(planted=name).passed
 
 
-@pytest.mark.parametrize("checker", [check_reg1, check_reg1_svd_norm])
+def test_reg1_planted_errors_say_who_makes_them():
+    kinds = {p.name: p.category for p in get_result("REG-1").planted_errors()}
+    assert kinds == {
+        "penalty without its 1/2": "student",
+        "fitted-value factor": "student",
+        "constant left unpenalised": "library",
+    }
+
+
+@pytest.mark.parametrize(
+    "checker", [check_reg1, check_reg1_svd_norm, check_reg1_monotone]
+)
 def test_reg1_checkers_refuse_a_planted_error_they_do_not_know(checker):
     with pytest.raises(ValueError, match="no planted error 'made up' here"):
         checker(planted="made up")

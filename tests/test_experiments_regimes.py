@@ -29,7 +29,32 @@ def test_the_chapters_regimes_are_u_shaped_with_the_minimum_at_the_true_degree()
     assert r.best_degree() == r.true_degree == 3
     assert r.is_u_shaped()
     effect = r.overfit_effect()
-    assert effect.shape == (20,) and effect.mean() > 1  # degree 12 over degree 3: over a decade worse
+    assert (
+        effect.shape == (20,) and effect.mean() > 1
+    )  # degree 12 over degree 3: over a decade worse
+    # "minimum at the true degree" holds for the geometric means; per seed, degrees 4 to 6 are not
+    # distinguishable from degree 3 (the first edition compared only degree 12 with 3)
+    assert r.compared_with() == {
+        "worse": [0, 1, 2, 7, 8, 9, 10, 11, 12],
+        "better": [],
+        "not distinguishable": [4, 5, 6],
+    }
+    diff = r.difference_from()
+    assert diff.shape == (13, 3) and (diff[3] == 0).all()
+    assert (diff[4:7, 1] < 0).all() and (diff[4:7, 2] > 0).all()
+    assert "not distinguishable" in get_result("REG-2").claim
+
+
+def test_difference_from_pairs_the_seeds():
+    test = np.array([[2.0, 20.0], [1.0, 10.0]])
+    r = RegimesResult(np.arange(2), test, test, 0.1, true_degree=1)
+    np.testing.assert_allclose(
+        r.difference_from()[0], [np.log10(2.0)] * 3
+    )  # the same ratio on both seeds
+    with pytest.raises(
+        ValueError, match="matched = 5 is not one of the degrees"
+    ):
+        r.difference_from(5)
 
 
 def test_u_shape_detects_a_curve_that_turns_twice():

@@ -5,8 +5,9 @@
   :math:`w_i = \\mathrm{sign}(w^*_i)\\max(|w^*_i| - \\alpha/H_{ii}, 0)` (:func:`l1_solution`).
 - L1-3: its two cases: exactly zero, or shifted towards zero by :math:`\\alpha/H_{ii}`.
 - L1-4: the proximal step is exactly zero where the soft threshold says so; the lecture's
-  subgradient update instead keeps changing sign in a band of width :math:`2\\epsilon\\alpha`
-  (:func:`subgradient_band`); L2 has no zeros.
+  subgradient update instead maps a band of width :math:`2\\epsilon\\alpha` onto itself
+  (``subgradient_band``) and keeps changing sign in it; L2 has no zeros. L1-4 is checked in
+  ``derivations/_l1_penalty_zeros.py``; every public name of it is imported here.
 - L1-5 (beyond the lecture): L2 is MAP estimation with a Gaussian prior, L1 with a Laplace prior.
 
 The minimisers the checks use (brute force, ISTA, the subgradient method) are in :mod:`reglab.solvers`.
@@ -19,15 +20,45 @@ import torch
 from torch import Tensor
 
 from .._validation import check_choice, check_real, check_tensor
-from ..penalties import l1_penalty, l1_step, soft_threshold, weight_decay_step
+from ..penalties import l1_penalty, soft_threshold
 from ..solvers import brute_force_l1, proximal_gradient, subgradient_descent
+from ._l1_penalty_zeros import (  # L1-4 (importing registers it)
+    L1_4_LATE,
+    L1_4_LR,
+    L1_4_STEPS,
+    _diag_problem,
+    _l1_4_path,  # noqa: F401 (kept importable from here, as before the split)
+    _subgradient,  # noqa: F401 (kept importable from here, as before the split)
+    check_l1_4,
+    check_l1_4_band,
+    check_l1_4_band_image,
+    check_l1_4_l2,
+    check_l1_4_sign_changes,
+    subgradient_band,
+)
 from .compare import Check, compare
 from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
-    "L1_4_LATE", "L1_4_LR", "L1_4_STEPS", "check_l1_1", "check_l1_2", "check_l1_2_ista", "check_l1_2_sympy",
-    "check_l1_3", "check_l1_4", "check_l1_4_band", "check_l1_4_l2", "check_l1_4_sign_changes", "check_l1_5",
-    "l1_solution", "map_alpha", "subgradient_band", "symbolic_l1_minimiser", "sympy_l1_solution",
+    "L1_4_LATE",
+    "L1_4_LR",
+    "L1_4_STEPS",
+    "check_l1_1",
+    "check_l1_2",
+    "check_l1_2_ista",
+    "check_l1_2_sympy",
+    "check_l1_3",
+    "check_l1_4",
+    "check_l1_4_band",
+    "check_l1_4_band_image",
+    "check_l1_4_l2",
+    "check_l1_4_sign_changes",
+    "check_l1_5",
+    "l1_solution",
+    "map_alpha",
+    "subgradient_band",
+    "symbolic_l1_minimiser",
+    "sympy_l1_solution",
 ]
 
 CHAPTER = "l1_penalty"
@@ -148,24 +179,33 @@ def map_alpha(prior: str, scale: float, *, noise_std: float = 1.0) -> float:
 
 
 # ---- L1-1 .. L1-3: the gradient and the soft threshold ---------------------------------------
-def _diag_problem():
-    """A diagonal problem with both cases and both signs (exact binary fractions)."""
-    w_star = torch.tensor([1.5, -0.7, 0.2, -2.4, 0.9, -0.05], dtype=torch.float64)
-    h_diag = torch.tensor([1.0, 2.0, 0.5, 4.0, 3.0, 1.0], dtype=torch.float64)
-    return w_star, h_diag, 0.5
-
-
 @derivation(
     "L1-1", chapter=CHAPTER, label="autograd",
     claim="Away from 0 the gradient of J + alpha*||w||_1 is grad J + alpha*sign(w).",
-    planted={
-        "alpha*w for alpha*sign(w)": "the L2 gradient alpha*w written for the L1 one",
-        "alpha dropped": "grad J + sign(w), the penalty weight forgotten",
-        "penalty's gradient left out": Planted(
-            "penalty's gradient left out", "grad J alone taken as the gradient of J + alpha*||w||_1",
-            slip='slide "L1 Weight Decay" (quadratic analysis): "Gradient is again: grad_w J~(w) = H(w - w*)"',
-            correct="H(w - w*) is the gradient of the unregularised J; the gradient of J~ adds alpha*sign(w)"),
-    },
+    planted=(
+        Planted(
+            "alpha*w for alpha*sign(w)",
+            "the L2 gradient alpha*w written for the L1 one",
+            kind="student",
+        ),
+        Planted(
+            "alpha dropped",
+            "grad J + sign(w), the penalty weight forgotten",
+            kind="student",
+        ),
+        Planted(
+            "alpha/2 sign(w)",
+            "the 1/2 of the L2 convention (alpha/2)||w||^2 carried over to the L1 term: "
+            "grad J + (alpha/2) sign(w)",
+            kind="student",
+        ),
+        Planted(
+            "penalty's gradient left out",
+            "grad J alone taken as the gradient of J + alpha*||w||_1 "
+            "(the penalty removed)",
+            kind="control",
+        ),
+    ),
 )
 def check_l1_1(*, planted=None) -> Check:
     """L1-1: hand-derived gradient of a logistic loss plus alpha sign(w), against autograd."""
@@ -176,10 +216,19 @@ def check_l1_1(*, planted=None) -> Check:
     w = torch.where(w.abs() < 0.1, w.sign() * 0.1 + w, w)  # keep away from the kink
     alpha = 0.3
     Xn, yn, wn = X.numpy(), y.numpy(), w.numpy()
-    grad_j = -(Xn * (yn / (1.0 + np.exp(yn * (Xn @ wn))))[:, None]).mean(0)  # d/dw mean log(1 + e^{-y x.w})
-    penalty = choose(planted, alpha * np.sign(wn), {
-        "alpha*w for alpha*sign(w)": alpha * wn, "alpha dropped": np.sign(wn), "penalty's gradient left out": 0.0,
-    })
+    grad_j = -(Xn * (yn / (1.0 + np.exp(yn * (Xn @ wn))))[:, None]).mean(
+        0
+    )  # d/dw mean log(1 + e^{-y x.w})
+    penalty = choose(
+        planted,
+        alpha * np.sign(wn),
+        {
+            "alpha*w for alpha*sign(w)": alpha * wn,
+            "alpha dropped": np.sign(wn),
+            "alpha/2 sign(w)": alpha / 2 * np.sign(wn),
+            "penalty's gradient left out": 0.0,
+        },
+    )
     wt = w.clone().requires_grad_(True)
     cost = torch.nn.functional.softplus(-y * (X @ wt)).mean() + alpha * l1_penalty([wt])
     (auto,) = torch.autograd.grad(cost, wt)
@@ -195,10 +244,18 @@ def check_l1_1(*, planted=None) -> Check:
     claim="With diagonal H the minimiser of the quadratic plus alpha*||w||_1 is "
     "w_i = sign(w*_i) max(|w*_i| - alpha/H_ii, 0): it equals the exact minimiser found by brute force "
     "over all sign patterns, by ISTA and by SymPy's piecewise minimisation.",
-    planted={
-        "alpha*H_ii for alpha/H_ii": "threshold alpha*H_ii in the formula instead of alpha/H_ii",
-        "sign(w*_i) dropped": "max(w*_i - alpha/H_ii, 0), the lecture's case w*_i > 0 used for every sign",
-    },
+    planted=(
+        Planted(
+            "alpha*H_ii for alpha/H_ii",
+            "threshold alpha*H_ii in the formula instead of alpha/H_ii",
+            kind="student",
+        ),
+        Planted(
+            "sign(w*_i) dropped",
+            "max(w*_i - alpha/H_ii, 0), the lecture's case w*_i > 0 used for every sign",
+            kind="student",
+        ),
+    ),
 )
 def check_l1_2(*, planted=None) -> Check:
     """L1-2: the soft-threshold formula against exact enumeration of all 3^n sign patterns."""
@@ -215,11 +272,21 @@ def check_l1_2(*, planted=None) -> Check:
 
 
 @subcheck(
-    "L1-2", label="ISTA",
-    planted={
-        "ISTA threshold alpha for eps*alpha": "the proximal step thresholds at alpha, not at step size times alpha",
-        "1/2 of the quadratic dropped": "threshold alpha/(2 H_ii), from H_ii (w - w*)^2 without the 1/2",
-    },
+    "L1-2",
+    label="ISTA",
+    planted=(
+        Planted(
+            "ISTA threshold alpha for eps*alpha",
+            "the proximal step thresholds at alpha, not at step size "
+            "times alpha",
+            kind="student",
+        ),
+        Planted(
+            "1/2 of the quadratic dropped",
+            "threshold alpha/(2 H_ii), from H_ii (w - w*)^2 without the 1/2",
+            kind="student",
+        ),
+    ),
 )
 def check_l1_2_ista(steps: int = 400, *, planted=None) -> Check:
     """L1-2 again: the formula against proximal gradient descent (ISTA) run to convergence.
@@ -239,8 +306,16 @@ def check_l1_2_ista(steps: int = 400, *, planted=None) -> Check:
 
 
 @subcheck(
-    "L1-2", label="SymPy",
-    planted={"shift alpha for alpha/H_ii": "the minimiser moved by the constant pull alpha, not by alpha/H_ii"},
+    "L1-2",
+    label="SymPy",
+    planted=(
+        Planted(
+            "shift alpha for alpha/H_ii",
+            "the minimiser moved by the constant pull alpha, not by "
+            "alpha/H_ii",
+            kind="student",
+        ),
+    ),
 )
 def check_l1_2_sympy(*, planted=None) -> Check:
     """L1-2 again: the formula against SymPy's exact piecewise minimisation (rational arithmetic)."""
@@ -257,10 +332,18 @@ def check_l1_2_sympy(*, planted=None) -> Check:
 @derivation(
     "L1-3", chapter=CHAPTER, label="ISTA",
     claim="Coordinates with |w*_i| <= alpha/H_ii become exactly 0; the others move towards 0 by alpha/H_ii.",
-    planted={
-        "shift alpha for alpha/H_ii": "the constant pull alpha read as the shift of the minimiser",
-        "alpha*H_ii for alpha/H_ii": "zero case |w*_i| <= alpha*H_ii and shift alpha*H_ii",
-    },
+    planted=(
+        Planted(
+            "shift alpha for alpha/H_ii",
+            "the constant pull alpha read as the shift of the minimiser",
+            kind="student",
+        ),
+        Planted(
+            "alpha*H_ii for alpha/H_ii",
+            "zero case |w*_i| <= alpha*H_ii and shift alpha*H_ii",
+            kind="student",
+        ),
+    ),
 )
 def check_l1_3(*, planted=None) -> Check:
     """L1-3: the case test |w*_i| <= alpha/H_ii and the shift alpha/H_ii, against ISTA's exact zeros and shifts."""
@@ -278,152 +361,6 @@ def check_l1_3(*, planted=None) -> Check:
         analytic_label="[zero?] + shifts alpha/H_ii", empirical_label="ISTA: [w_i == 0.0] + shifts",
         note="first 6 numbers: 1 if the coordinate is zero; then the shift\n"
         "    |w*_i| - sign(w*_i) w_i of each coordinate predicted non-zero",
-    )
-
-
-# ---- L1-4: exact zeros need the proximal step ------------------------------------------------
-L1_4_LR, L1_4_STEPS, L1_4_LATE = 0.05, 2000, 1000
-
-
-def subgradient_band(w_star: Tensor, h_diag: Tensor, alpha: float, lr: float) -> dict:
-    r"""Where the subgradient update must stay, for coordinates whose minimiser is 0.
-
-    For :math:`H_{ii}\lvert w^*_i\rvert < \alpha` the update
-    :math:`w \leftarrow w - \epsilon(H_{ii}(w - w^*_i) + \alpha\,\mathrm{sign}(w))` maps the band
-    :math:`[\epsilon H_{ii} w^*_i - \epsilon\alpha,\ \epsilon H_{ii} w^*_i + \epsilon\alpha]`
-    (width :math:`2\epsilon\alpha`, largest excursion :math:`\epsilon(\alpha + H_{ii}\lvert w^*_i\rvert)`)
-    into itself, and a positive iterate loses at least :math:`\epsilon(\alpha - H_{ii} w^*_i)` per step
-    (a negative one gains :math:`\epsilon(\alpha + H_{ii} w^*_i)`), so it changes sign after at most
-    ``max_run`` steps of one sign.
-
-    Returns a dict of Tensors of shape (n,), meaningful where ``h_diag * |w_star| < alpha``:
-    ``centre`` (:math:`\epsilon H_{ii} w^*_i`), ``half_width`` (:math:`\epsilon\alpha`) and ``max_run``
-    (:math:`\lceil(\alpha + H_{ii}\lvert w^*_i\rvert)/(\alpha - H_{ii}\lvert w^*_i\rvert)\rceil`).
-    """
-    pull = h_diag * w_star.abs()
-    return {"centre": lr * h_diag * w_star, "half_width": torch.full_like(w_star, lr * alpha),
-            "max_run": torch.ceil((alpha + pull) / (alpha - pull))}
-
-
-def _l1_4_path(step) -> Tensor:
-    """``L1_4_STEPS`` steps ``w <- step(w, grad J(w))`` on the diagonal problem, from w*."""
-    w_star, h_diag, _ = _diag_problem()
-    H, w, path = torch.diag(h_diag), w_star, [w_star]
-    for _ in range(L1_4_STEPS):
-        w = step(w, H @ (w - w_star))
-        path.append(w)
-    return torch.stack(path)
-
-
-def _proximal(threshold):  # the steps of L1-4 (rate L1_4_LR), right and wrong
-    return lambda w, grad: soft_threshold(w - L1_4_LR * grad, threshold)
-
-
-def _subgradient(alpha):
-    return lambda w, grad: l1_step(w, grad, lr=L1_4_LR, alpha=alpha)
-
-
-def _decay(alpha):
-    return lambda w, grad: weight_decay_step(w, grad, lr=L1_4_LR, alpha=alpha)
-
-
-@derivation(
-    "L1-4", chapter=CHAPTER, label="proximal: exact zeros",
-    claim="On the diagonal quadratic of L1-2 (eps = 0.05, 2000 steps from w*), the proximal step is exactly 0 "
-    "from some step on on exactly the coordinates |w*_i| <= alpha/H_ii; there the lecture's subgradient update "
-    "stays in the band eps*H_ii*w*_i +- eps*alpha and changes sign at least every max_run_i + 1 steps, "
-    "never settling at 0; L2 weight decay converges to H_ii/(H_ii + alpha) w*_i, with no zero.",
-    planted={
-        "threshold removed from the proximal step": "the proximal step without its soft threshold (plain GD)",
-        "proximal threshold alpha for eps*alpha": "the proximal step thresholds at alpha instead of eps*alpha",
-        "zero set |w*_i| <= alpha*H_ii": "the zeros predicted with alpha*H_ii for alpha/H_ii",
-    },
-)
-def check_l1_4(*, planted=None) -> Check:
-    """L1-4 (proximal part): the zero set of the soft threshold against the coordinates held at 0.0."""
-    w_star, h_diag, alpha = _diag_problem()
-    zeros, proximal = w_star.abs() <= alpha / h_diag, _proximal(L1_4_LR * alpha)
-    predicted, step = choose(planted, (zeros, proximal), {
-        "threshold removed from the proximal step": (zeros, _proximal(0.0)),
-        "proximal threshold alpha for eps*alpha": (zeros, _proximal(alpha)),
-        "zero set |w*_i| <= alpha*H_ii": (w_star.abs() <= alpha * h_diag, proximal),
-    })
-    held = (_l1_4_path(step)[-L1_4_LATE:] == 0).all(dim=0)
-    return compare(
-        "L1-4", predicted.to(torch.float64), held.to(torch.float64), atol=0.5,
-        analytic_label="zeros of the soft threshold", empirical_label="proximal: 0.0 at every late step",
-        note="1 = zero (0/1 values: atol 0.5 means equal); eps = 0.05,\n    last 1000 of 2000 steps",
-    )
-
-
-@subcheck(
-    "L1-4", label="subgradient: band",
-    planted={
-        "penalty removed from the update": "the subgradient update without alpha*sign(w) (plain GD)",
-        "band centred at 0": "the band taken as [-eps*alpha, eps*alpha], ignoring the pull eps*H_ii*w*_i",
-    },
-)
-def check_l1_4_band(*, planted=None) -> Check:
-    """L1-4 (subgradient part): the lowest and highest late iterate, each within eps*alpha of the band's centre."""
-    w_star, h_diag, alpha = _diag_problem()
-    zero = w_star.abs() <= alpha / h_diag
-    band = subgradient_band(w_star, h_diag, alpha, L1_4_LR)
-    centre, step = choose(planted, (band["centre"], _subgradient(alpha)), {
-        "penalty removed from the update": (band["centre"], _subgradient(0.0)),
-        "band centred at 0": (torch.zeros_like(w_star), _subgradient(alpha)),
-    })
-    late = _l1_4_path(step)[-L1_4_LATE:, zero]
-    return compare(
-        "L1-4", centre[zero].repeat_interleave(2),
-        torch.stack([late.min(0).values, late.max(0).values], dim=1).reshape(-1),
-        atol=band["half_width"][zero].repeat_interleave(2) + 1e-12, digits=4,  # + rounding in 2000 steps
-        analytic_label="band centre eps H w*", empirical_label="subgradient [min, max], late steps",
-        note=f"coordinates with |w*_i| <= alpha/H_ii; tolerance eps*alpha = {L1_4_LR * alpha:g}\n"
-        "    (the band's half-width), last 1000 of 2000 steps",
-    )
-
-
-@subcheck(
-    "L1-4", label="subgradient: sign changes",
-    planted={"L2 step for the L1 step": "weight_decay_step (a pull proportional to w) used as the L1 update"},
-)
-def check_l1_4_sign_changes(*, planted=None) -> Check:
-    """L1-4 (subgradient part): the share of late windows of max_run + 1 iterates holding both signs: 1."""
-    w_star, h_diag, alpha = _diag_problem()
-    zero = w_star.abs() <= alpha / h_diag
-    band = subgradient_band(w_star, h_diag, alpha, L1_4_LR)
-    late = _l1_4_path(choose(planted, _subgradient(alpha), {"L2 step for the L1 step": _decay(alpha)}))[-L1_4_LATE:]
-    shares, tol = [], []
-    for i in torch.nonzero(zero).reshape(-1).tolist():
-        windows = late[:, i].unfold(0, int(band["max_run"][i]) + 1, 1)
-        shares.append(((windows > 0).any(1) & (windows < 0).any(1)).double().mean())
-        tol.append(0.5 / windows.shape[0])  # half a window: one window without a sign change fails
-    return compare(
-        "L1-4", torch.ones(len(shares), dtype=torch.float64), torch.stack(shares), atol=np.array(tol), digits=4,
-        analytic_label="share with both signs (rule)", empirical_label="subgradient, late windows",
-        note="windows of m_i + 1 steps, m_i = ceil((alpha + H|w*|)/(alpha - H|w*|))",
-    )
-
-
-@subcheck(
-    "L1-4", label="L2: no zeros",
-    planted={
-        "decay removed from weight_decay_step": "the L2 step without its decay term (plain GD)",
-        "L2 factor alpha/(H_ii + alpha)": "the share removed, alpha/(H_ii + alpha), taken as the share kept",
-    },
-)
-def check_l1_4_l2(*, planted=None) -> Check:
-    """L1-4 (L2 part): weight decay converges to H_ii/(H_ii + alpha) w*_i, none of them zero."""
-    w_star, h_diag, alpha = _diag_problem()
-    kept = h_diag / (h_diag + alpha)
-    factor, step = choose(planted, (kept, _decay(alpha)), {
-        "decay removed from weight_decay_step": (kept, _decay(0.0)),
-        "L2 factor alpha/(H_ii + alpha)": (alpha / (h_diag + alpha), _decay(alpha)),
-    })
-    return compare(
-        "L1-4", factor * w_star, _l1_4_path(step)[-1], rtol=1e-9,
-        analytic_label="H/(H + alpha) w*", empirical_label="weight decay, 2000 steps",
-        note="no entry is zero; eps = 0.05 (contraction at least 0.95 per step)",
     )
 
 
@@ -470,10 +407,19 @@ def _map_by_coordinate_search(X, y, noise_std, prior, scale, sweeps: int = 2) ->
 @derivation(
     "L1-5", chapter=CHAPTER, label="MAP search",
     claim="(beyond) The L2 solution is the MAP estimate under a Gaussian prior, the L1 solution under a Laplace prior.",
-    planted={
-        "noise variance forgotten": "alpha = 1/s^2 and 1/b, without the factor sigma^2 of squared-error units",
-        "Laplace weight sigma^2/b^2": "the Gaussian's square carried over to the Laplace prior",
-    },
+    planted=(
+        Planted(
+            "noise variance forgotten",
+            "alpha = 1/s^2 and 1/b, without the factor sigma^2 of squared-error "
+            "units",
+            kind="student",
+        ),
+        Planted(
+            "Laplace weight sigma^2/b^2",
+            "the Gaussian's square carried over to the Laplace prior",
+            kind="student",
+        ),
+    ),
 )
 def check_l1_5(*, planted=None) -> Check:
     """L1-5: the penalised closed forms (alpha from :func:`map_alpha`) against the arg-max of the log
