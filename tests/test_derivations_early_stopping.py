@@ -4,7 +4,7 @@ import pytest
 import torch
 from reglab.data import quadratic_problem
 from reglab.derivations import early_stopping as es
-from reglab.derivations import ledger
+from reglab.derivations import get_result, ledger
 
 
 def _problem(dim=4, seed=0):
@@ -90,7 +90,7 @@ def test_l2_side_comes_from_the_weight_decay_chapter():
     from reglab.derivations import weight_decay
 
     assert es.l2_solution is weight_decay.l2_solution and es.shrink_factors is weight_decay.shrink_factors
-    H, w_star, Q, lam = _problem()
+    H, w_star, _, lam = _problem()
     w = es.l2_solution(H, w_star, 0.3)
     np.testing.assert_allclose(w.numpy(), np.linalg.solve(H.numpy() + 0.3 * np.eye(4), H.numpy() @ w_star.numpy()), atol=1e-13)
     np.testing.assert_allclose(es.shrink_factor_table(lam, 0.01, 30)["l2"], (lam / (lam + 1 / 0.3)).numpy(), rtol=1e-14)
@@ -123,7 +123,7 @@ def test_scripted_stopping_definition():
         es.scripted_stopping([1.0, 2.0], 0)
 
 
-@pytest.mark.parametrize("check", [es.check_es1, es.check_es2, es.check_es2_l2_agreement])
+@pytest.mark.parametrize("check", [es.check_es1, es.check_es2, es.check_es2_l2_agreement, es.check_es2_needs_small_x])
 def test_checks_pass(check):
     result = check()
     assert result.id in ("ES-1", "ES-2")
@@ -134,7 +134,7 @@ def test_es2_l2_half_is_registered_and_rejects_a_zero_factor():
     from reglab.derivations import get_result
 
     result = get_result("ES-2")
-    assert [p.label for p in result.parts] == ["trajectory", "L2 approximation"]
+    assert [p.label for p in result.parts] == ["trajectory", "L2 approximation", "fails where tau*eps*lambda is large"]
     # The first edition allowed one scalar atol (the largest bound) for all three factors, so it
     # passed with the smallest GD factor set to 0; per-direction bounds reject it.
     for name in ("smallest factor set to 0", "alpha = tau*eps", "exponent tau-1 in the factor", "exponent tau-1 for tau"):
@@ -145,6 +145,23 @@ def test_es2_agreement_needs_tau_eps_lambda_small_not_eps_lambda():
     lam = torch.tensor([0.3], dtype=torch.float64)
     table = es.shrink_factor_table(lam, 0.01, 1000)  # eps*lambda = 0.003 but tau*eps*lambda = 3
     assert table["eps_lambda"][0] < 0.01 and abs(table["difference"][0]) > 0.19
+
+
+def test_es2_asserts_the_failure_where_tau_eps_lambda_is_large():
+    # The claim "needs tau*eps*lambda small, not only eps*lambda" used to be shown in a table only;
+    # now a one-sided check asserts it, and a plausible misreading of GD's share fails it.
+    check = es.check_es2_needs_small_x()
+    assert check.kind == "bound" and check.passed == check.decided and check.passed
+    assert float(check.empirical.min()) > es.ES2_FAIL_MARGIN
+    assert "eps lambda = 0.04" in check.note and "tau eps lambda = 2" in check.note
+    assert not es.check_es2_needs_small_x(planted="share left for share learned").passed
+    assert "not only eps*lambda_i" in get_result("ES-2").claim and "more than 0.1" in get_result("ES-2").claim
+
+
+def test_every_planted_error_of_the_chapter_says_who_makes_it():
+    for rid in ("ES-1", "ES-2"):
+        for p in get_result(rid).planted_errors():
+            assert p.category in ("slide", "student", "library", "control"), (rid, p.name)
 
 
 def test_es1_rejects_the_last_parameters_and_an_off_by_one_patience():
@@ -169,7 +186,7 @@ def test_ledger_lists_every_result_of_the_chapter():
     assert results["ES-1"].check().passed and results["ES-2"].check().passed
 
 
-@pytest.mark.parametrize("check", [es.check_es1, es.check_es2, es.check_es2_l2_agreement])
+@pytest.mark.parametrize("check", [es.check_es1, es.check_es2, es.check_es2_l2_agreement, es.check_es2_needs_small_x])
 def test_unknown_planted_error_raises(check):
     with pytest.raises(ValueError, match="no planted error 'nonsense'"):
         check(planted="nonsense")

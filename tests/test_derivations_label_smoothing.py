@@ -117,13 +117,37 @@ def test_the_slides_eight_entry_vector_is_a_lecture_slip_and_is_rejected():
     assert "Smooth Labels" in slips[0].slip and "[0 0 0 0 0 1 0 0]" in slips[0].slip
     check = ls.check_lecture_example(planted="the slide's 8-entry vector")
     assert not check.passed
-    assert check.empirical[0] == 10 and check.analytic[0] == 8
+
+
+def test_the_slides_vector_is_rejected_on_its_values_not_its_length():
+    # It used to be rejected by its length alone (8 entries against 10). Completed to ten entries,
+    # it still fails: 1 - eps stands at index 5 and the digit 6 gets eps/9; the sums agree.
+    check = ls.check_lecture_example(planted="the slide's 8-entry vector")
+    assert check.analytic.shape == check.empirical.shape == (11,)
+    diff = abs(check.analytic - check.empirical)
+    assert diff[5] > 0.8 and diff[6] > 0.8 and diff[-1] < 1e-12
+    assert check.error == pytest.approx(diff.max())
 
 
 def test_unsmoothed_gap_grows_like_log_t():
     check = ls.check_unbounded_gap()
     check.assert_passed()
     assert not ls.check_unbounded_gap(planted="the gap settles at eps = 0").passed
+
+
+def test_the_unbounded_gap_rejects_a_plausible_mistake_not_only_its_control():
+    # The old planted error set the rise to 0; forgetting that the wrong logits fall too (a rise of
+    # lr (k-1) per step instead of lr k) is off by a tenth, 50 times the tolerance of 0.2 %.
+    kinds = {p.name: p.kind for p in get_result("LS-3").planted_errors()}
+    assert kinds["the gap settles at eps = 0"] == "control" and kinds["only the true logit moves"] == "student"
+    check = ls.check_unbounded_gap(planted="only the true logit moves")
+    assert not check.passed and check.error > 40 * check.tolerance
+
+
+def test_every_planted_error_of_the_chapter_says_who_makes_it():
+    for rid in ("LS-1", "LS-2", "LS-3"):
+        for p in get_result(rid).planted_errors():
+            assert p.category in ("slide", "student", "library", "control"), (rid, p.name)
 
 
 def test_an_unknown_planted_error_is_refused():

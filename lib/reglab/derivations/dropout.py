@@ -1,4 +1,4 @@
-"""Closed forms and derivation checks of the chapter *Dropout* (results DO-1 .. DO-6, DO-9).
+"""Closed forms and derivation checks of the chapter *Dropout* (results DO-1 .. DO-6, DO-9, DO-10).
 
 The lecture's p is the probability of *keeping* a unit. Exact enumeration over all ``2**n``
 masks (:func:`reglab.dropout.ensemble_mean`) is the independent computation for the claims about
@@ -12,35 +12,45 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy as sp
 import torch
 from scipy import stats
 from torch import Tensor
 
 from .._validation import check_regression
-from ..dropout import Dropout, dropout, ensemble_mean
-from .compare import Check, bonferroni_z, compare, compare_mc
+from ..dropout import Dropout, ensemble_mean
 from ._dropout_computations import (
+    _do5_problem,
+    _enumerated_normal_equations,
+    _gamma_unrooted,
     _keep_prob,
+    _mask_law,
     _masks,
+    _monte_carlo_losses,
     _nonlinear_mc,
+    _objective_with,
+    _p_not_divided_out,
     _problem,
+    _symbolic_value,
     enumerated_objective,
     masked_relu_net,
+    objective_steps,
     objective_symbolic,
     sgd_with_dropout,
+    thinned_forward,
+    thinned_network,
     weight_scaling_gap,
 )
+from .compare import Check, bonferroni_z, compare, compare_mc, exceeds
 from .registry import Planted, choose, derivation, subcheck
 
 __all__ = [
     "GAP_FACTOR", "check_inverted_and_torch", "check_linear_layer", "check_masks_bernoulli",
     "check_nonlinear_gap", "check_nonlinear_gap_size", "check_objective", "check_objective_steps",
     "check_objective_symbolic", "check_ridge_minimiser", "check_ridge_sklearn",
-    "check_softmax_geometric_mean", "check_torch_draw_for_draw", "check_torch_keep_frequency",
-    "dropout_linear_objective", "dropout_ridge_solution", "enumerated_objective", "masked_relu_net",
-    "objective_monte_carlo", "objective_steps", "objective_symbolic", "ridge_sgd", "sgd_with_dropout",
-    "weight_scaling_gap",
+    "check_softmax_geometric_mean", "check_thinned_forward", "check_torch_draw_for_draw",
+    "check_torch_keep_frequency", "dropout_linear_objective", "dropout_ridge_solution", "enumerated_objective",
+    "masked_relu_net", "objective_monte_carlo", "objective_steps", "objective_symbolic", "ridge_sgd",
+    "sgd_with_dropout", "thinned_forward", "thinned_network", "weight_scaling_gap",
 ]
 
 CHAPTER = "dropout"
@@ -48,12 +58,6 @@ _F64 = torch.float64
 
 
 # --------------------------------------------------------------------------- closed forms
-def _objective_with(X, y, w, p, factor):
-    """||y - pXw||^2 + factor ||Gamma w||^2: the closed form with a given penalty factor."""
-    gamma_sq = (X.T @ X).diagonal()
-    return (y - p * (X @ w)).pow(2).sum() + factor * (gamma_sq * w.pow(2)).sum()
-
-
 def dropout_linear_objective(X: Tensor, y: Tensor, w: Tensor, keep_prob: float) -> Tensor:
     """Expected dropout loss of linear regression in closed form (right-hand side of DO-5).
 
@@ -124,9 +128,12 @@ def dropout_ridge_solution(X: Tensor, y: Tensor, keep_prob: float) -> Tensor:
     claim="Dropout masks are Bernoulli(p) with p the keep probability: the keep frequency is p and "
     "the number of kept units among 8 follows the Binomial(8, p) law of independent entries.",
     planted=(
-        Planted("keep 0.803 for 0.8", "masks drawn at a slightly wrong keep probability, 0.803 for 0.8"),
+        Planted("one mask shared by the batch",
+                "one mask of 8 entries drawn once, with shape (1, units), and broadcast over every example",
+                kind="student"),
         Planted("PyTorch's drop probability taken as keep",
-                "the masks of torch's F.dropout(x, p=keep_prob), which drops with that probability"),
+                "the masks of torch's F.dropout(x, p=keep_prob), which drops with that probability",
+                kind="library"),
         Planted(
             "one mask entry per layer",
             "one Bernoulli(p) draw multiplying the whole vector of a layer's outputs",
@@ -139,23 +146,15 @@ def dropout_ridge_solution(X: Tensor, y: Tensor, keep_prob: float) -> Tensor:
 def check_masks_bernoulli(keep_prob: float = 0.8, units: int = 8, draws: int = 100_000, *, planted=None) -> Check:
     """Keep frequency and the law of the number of kept units vs Bernoulli / Binomial."""
     draw = choose(planted, _masks, {
-        "keep 0.803 for 0.8": lambda n, u, p, g: _masks(n, u, p + 0.003, g),
+        "one mask shared by the batch": lambda n, u, p, g: _masks(1, u, p, g).expand(n, u),
         # torch.nn.functional.dropout(x, p=keep_prob) drops with probability keep_prob
         "PyTorch's drop probability taken as keep":
             lambda n, u, p, g: (torch.empty(n, u, dtype=_F64).bernoulli_(1 - p, generator=g) > 0).to(_F64),
         # the slide's r_i^(l) * y^(l): one Bernoulli draw multiplies the whole vector
         "one mask entry per layer": lambda n, u, p, g: _masks(n, 1, p, g).expand(n, u),
     })
-    masks = draw(draws, units, keep_prob, torch.Generator().manual_seed(1))
-    count = torch.nn.functional.one_hot(masks.sum(1).long(), units + 1).to(_F64)  # (draws, units+1)
-    pmf = torch.tensor(stats.binom.pmf(np.arange(units + 1), units, keep_prob))
-    expected = torch.cat([torch.tensor([keep_prob], dtype=_F64), pmf])
-    per_draw = torch.cat([masks.mean(1, keepdim=True), count], dim=1)
-    # Each entry's own standard error, from its sample sd; for the rare counts (P(0 kept) =
-    # 2.6e-6: rarely seen at all) at least the sd of a Bernoulli(pmf) indicator.
-    sd = per_draw.std(0)
-    sd[1:] = torch.maximum(sd[1:], (pmf * (1 - pmf)).sqrt())
-    return compare_mc("DO-1", expected, per_draw.mean(0), sd / math.sqrt(draws), digits=4,
+    expected, mean, se = _mask_law(draw(draws, units, keep_prob, torch.Generator().manual_seed(1)), keep_prob)
+    return compare_mc("DO-1", expected, mean, se, digits=4,
                       analytic_label="Bernoulli p, Binomial pmf", empirical_label=f"{draws} masks",
                       note=f"[keep frequency, P(0 kept), ..., P({units} kept)] at p = {keep_prob}")
 
@@ -163,8 +162,8 @@ def check_masks_bernoulli(keep_prob: float = 0.8, units: int = 8, draws: int = 1
 @derivation(
     "DO-2", chapter=CHAPTER, label="enumeration of all 2^10 masks",
     claim="For a linear layer the average over all 2^n masks equals scaling the weights by p.",
-    planted={"weights scaled by 1 - p": "the drop probability used as the factor: (1 - p) W",
-             "bias scaled by p too": "the whole layer, bias included, multiplied by p"},
+    planted=(Planted("weights scaled by 1 - p", "the drop probability used as the factor: (1 - p) W", kind="student"),
+             Planted("bias scaled by p too", "the whole layer, bias included, multiplied by p", kind="student")),
 )
 def check_linear_layer(keep_prob: float = 0.6, units: int = 10, *, planted=None) -> Check:
     g = torch.Generator().manual_seed(2)
@@ -184,7 +183,7 @@ def check_linear_layer(keep_prob: float = 0.6, units: int = 10, *, planted=None)
 @derivation(
     "DO-9", chapter=CHAPTER, label="enumeration of all 2^10 masks",
     claim="For softmax regression weight scaling gives exactly the normalised geometric mean of the 2^n sub-models.",
-    planted={"arithmetic mean": "the sub-models' probabilities averaged arithmetically"},
+    planted=(Planted("arithmetic mean", "the sub-models' probabilities averaged arithmetically", kind="student"),),
 )
 def check_softmax_geometric_mean(keep_prob: float = 0.5, units: int = 10, *, planted=None) -> Check:
     g = torch.Generator().manual_seed(9)
@@ -202,6 +201,48 @@ def check_softmax_geometric_mean(keep_prob: float = 0.5, units: int = 10, *, pla
                    f"by up to {float((arithmetic - scaled).abs().max()):.3f}")
 
 
+# --------------------------------------------------------------------------- DO-10
+@derivation(
+    "DO-10", chapter=CHAPTER, label="layer by layer vs torch modules",
+    claim="The thinned network computes z^(l+1) = W^(l+1)(r^(l) * y^(l)) + b^(l+1) and y^(l+1) = f(z^(l+1)): "
+    "the pre-activation computed from layer l's outputs belongs to layer l+1 and adds that layer's bias, "
+    "as torch's Linear modules compute it with the same masks (a 4-6-6-6 ReLU network, every layer's inputs "
+    "dropped).",
+    planted=(
+        Planted("z^(l) for z^(l+1)", "the pre-activation computed with the weights of layer l+1 labelled z^(l), "
+                "a pre-activation of layer l, as the slide writes it",
+                slip='slide "Without Dropout": "z_i^(l) = w^(l+1)T y^(l) + b_i^(l+1) and y_i^(l+1) = f(z_i^(l+1))"',
+                correct="z_i^(l+1) = w_i^(l+1) . y^(l) + b_i^(l+1): the pre-activation that y_i^(l+1) = "
+                "f(z_i^(l+1)) reads carries the index of layer l+1, as its weights and bias do"),
+        Planted("b^(l) for b^(l+1)", "the bias of layer l (the layer whose outputs are dropped; none for the "
+                "inputs) added to z^(l+1)",
+                slip='slide "With Dropout": "Then z_i^(l+1) = w_i^(l+1) y~^(l) + b_i^(l) and y_i^(l+1) = f(z_i^(l+1))"',
+                correct="z_i^(l+1) = w_i^(l+1) . y~^(l) + b_i^(l+1): the bias of the unit being computed, in layer "
+                "l+1, as on the slide \"Without Dropout\""),
+    ),
+)
+def check_thinned_forward(keep_prob: float = 0.6, *, planted=None) -> Check:
+    """Each pre-activation's layer and values: the formula layer by layer vs torch's Linear modules (hooks)."""
+    net, x, masks = thinned_network(keep_prob=keep_prob)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    captured = []
+    hooks = [m.register_forward_hook(lambda m, i, out: captured.append(out.detach())) for m in linears]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    params = {k + 1: (m.weight.detach(), m.bias.detach()) for k, m in enumerate(linears)}
+    index = choose(planted, {}, {"z^(l) for z^(l+1)": {"z_index": lambda l: l},
+                                 "b^(l) for b^(l+1)": {"b_index": lambda l: l}})
+    z = thinned_forward(params, x, masks, **index)
+    formula = [float(k) for k in sorted(z)] + [v for k in sorted(z) for v in z[k].reshape(-1).tolist()]
+    torch_side = [float(k + 1) for k in range(len(linears))] + [v for c in captured for v in c.reshape(-1).tolist()]
+    return compare("DO-10", formula, torch_side, atol=1e-12, analytic_label="formula, layer by layer",
+                   empirical_label="torch Linear modules", digits=4,
+                   note=f"[layer of each pre-activation (3), then their values (3 inputs x 6 units x 3 layers)]; "
+                   f"p = {keep_prob}")
+
+
 # --------------------------------------------------------------------------- DO-3
 
 #: How many times its Monte Carlo tolerance the weight-scaling gap of DO-3 must be at least.
@@ -213,8 +254,8 @@ GAP_FACTOR = 5
     claim="For a ReLU network (4-6-6-2, dropout on both hidden layers, p = 0.6) the exact mean "
     f"over all 2^12 sub-networks (confirmed by Monte Carlo) differs from weight scaling by more "
     f"than {GAP_FACTOR} times the Monte Carlo tolerance: weight scaling only approximates it.",
-    planted={"weight scaling taken as the ensemble mean":
-             "the mean over sub-networks assumed equal to the weight-scaled network"},
+    planted=(Planted("weight scaling taken as the ensemble mean",
+                     "the mean over sub-networks assumed equal to the weight-scaled network", kind="student"),),
 )
 def check_nonlinear_gap(keep_prob: float = 0.6, draws: int = 100_000, *, planted=None) -> Check:
     """Enumerated ensemble mean of a ReLU net vs Monte Carlo over sampled masks."""
@@ -226,30 +267,33 @@ def check_nonlinear_gap(keep_prob: float = 0.6, draws: int = 100_000, *, planted
                       note=f"ReLU net 4-6-6-2, p = {keep_prob}, 3 inputs x 2 outputs")
 
 
-@subcheck("DO-3", label=f"gap > {GAP_FACTOR} x Monte Carlo tolerance", planted={
-    "E[f(r)] taken as f(E[r])": "the ensemble mean computed as the output at the mean mask p (Jensen ignored)"})
+@subcheck("DO-3", label=f"gap > {GAP_FACTOR} x Monte Carlo tolerance", planted=(
+    Planted("standard deviation for standard error",
+            "the Monte Carlo tolerance computed from the spread of the sub-networks' outputs (their standard "
+            "deviation), not from the standard error of their mean over the draws", kind="student"),))
 def check_nonlinear_gap_size(keep_prob: float = 0.6, draws: int = 100_000, *, planted=None) -> Check:
-    """The weight-scaling gap, in units of the Monte Carlo tolerance, is at least GAP_FACTOR."""
+    """The largest weight-scaling gap, in units of its entry's Monte Carlo tolerance, exceeds GAP_FACTOR."""
     measured = weight_scaling_gap(keep_prob, seed=0)
-    # f(E[r]), the output at the mean mask p, is the weight-scaled network's
-    ensemble = measured[choose(planted, "ensemble", {"E[f(r)] taken as f(E[r])": "weight_scaled"})]
     _, se = _nonlinear_mc(keep_prob, draws)
-    tolerance = bonferroni_z(se.numel(), 0.999) * se
-    ratio = float(((ensemble - measured["weight_scaled"]).abs() / tolerance).max())
-    return compare("DO-3", GAP_FACTOR, min(ratio, GAP_FACTOR), atol=1e-9,
-                   analytic_label="required largest gap / tolerance",
-                   empirical_label="measured, capped at the requirement",
-                   note=f"largest |ensemble mean - weight scaled| = {measured['gap']:.3g}, "
-                   f"{ratio:.0f} x its entry's Monte Carlo tolerance ({draws} masks, 99.9 % joint)")
+    spread = choose(planted, se, {"standard deviation for standard error": se * math.sqrt(draws)})
+    tolerance = bonferroni_z(se.numel(), 0.999) * spread
+    ratio = float(((measured["ensemble"] - measured["weight_scaled"]).abs() / tolerance).max())
+    return exceeds("DO-3", ratio, GAP_FACTOR, value_label="largest gap / its Monte Carlo tolerance",
+                   bound_label="required", digits=3,
+                   note=f"largest |ensemble mean - weight scaled| = {measured['gap']:.3g}; each entry's tolerance as in "
+                   f"the check above ({draws} masks, 99.9 % joint)")
 
 
 # --------------------------------------------------------------------------- DO-4
 @derivation(
     "DO-4", chapter=CHAPTER, label="mean training output vs eval output",
     claim="Inverted dropout (training output r x / p, identity at test) and test-time scaling "
-    "(training r x, p x at test) agree with their test outputs in expectation.",
-    planted={"inverted dropout scaled at test time as well":
-             "the eval output of inverted dropout taken as p x (the factor p applied twice)"},
+    "(training r x, p x at test) agree with their test outputs in expectation; torch.nn.Dropout(p) is "
+    "inverted dropout with drop probability p: after the same seed it returns exactly what Dropout(1 - p) "
+    "returns, and it keeps a fraction 1 - p of the entries, each multiplied by 1/(1 - p).",
+    planted=(Planted("inverted dropout scaled at test time as well",
+                     "the eval output of inverted dropout taken as p x (the factor p applied twice)",
+                     kind="student"),),
 )
 def check_inverted_and_torch(keep_prob: float = 0.7, draws: int = 100_000, *, planted=None) -> Check:
     """Eval-mode outputs vs Monte Carlo means of training-mode outputs, both scalings."""
@@ -266,9 +310,10 @@ def check_inverted_and_torch(keep_prob: float = 0.7, draws: int = 100_000, *, pl
                       f"x = {[round(v, 3) for v in x.tolist()]}, {draws} draws")
 
 
-@subcheck("DO-4", label="torch.nn.Dropout(p) draw for draw", planted={
-    "nn.Dropout(p=0.7) for keep 0.7":
-    "torch.nn.Dropout(p=keep_prob): PyTorch's p (drop) written where 1 - keep_prob is meant"})
+@subcheck("DO-4", label="torch.nn.Dropout(p) draw for draw", planted=(
+    Planted("nn.Dropout(p=0.7) for keep 0.7",
+            "torch.nn.Dropout(p=keep_prob): PyTorch's p (drop) written where 1 - keep_prob is meant",
+            kind="library"),))
 def check_torch_draw_for_draw(keep_prob: float = 0.7, *, planted=None) -> Check:
     """With the same global generator state, nn.Dropout(p=1-keep) and Dropout(keep) agree exactly."""
     x = torch.linspace(-1.0, 2.0, 600, dtype=_F64).reshape(100, 6)
@@ -284,7 +329,8 @@ def check_torch_draw_for_draw(keep_prob: float = 0.7, *, planted=None) -> Check:
 
 
 @subcheck("DO-4", label="torch.nn.Dropout(p) keeps with probability 1 - p",
-          planted={"torch's p read as keep probability": "the keep frequency of nn.Dropout(p) expected to be p"})
+          planted=(Planted("torch's p read as keep probability",
+                           "the keep frequency of nn.Dropout(p) expected to be p", kind="library"),))
 def check_torch_keep_frequency(p: float = 0.3, draws: int = 200_000, *, planted=None) -> Check:
     """Fraction of entries nn.Dropout(p) keeps, and the value of a kept entry, vs 1 - p and 1/(1-p)."""
     with torch.random.fork_rng(devices=[]):  # the caller's global generator stays as it was
@@ -299,16 +345,12 @@ def check_torch_keep_frequency(p: float = 0.3, draws: int = 200_000, *, planted=
 
 
 # --------------------------------------------------------------------------- DO-5
-def _do5_problem():
-    X, y = _problem(3, 4, seed=5)
-    return X, y, torch.tensor((0.7, -1.2, 0.4, 2.0), dtype=_F64)
-
-
 @derivation(
     "DO-5", chapter=CHAPTER, label="enumeration of all 2^12 masks",
     claim="E_R||y - (R*X)w||^2 = ||y - pXw||^2 + p(1-p)||Gamma w||^2 with Gamma = diag(X^T X)^(1/2): "
     "by enumeration of all masks, SymPy, Monte Carlo and step by step.",
-    planted={"p^2 for p(1-p)": "the penalty factor written p^2 (the second moment of r, not its variance)"},
+    planted=(Planted("p^2 for p(1-p)", "the penalty factor written p^2 (the second moment of r, not its variance)",
+                     kind="student"),),
 )
 def check_objective(*, planted=None) -> Check:
     """Closed form vs the exact expectation over all 2^12 masks of a 3 x 4 problem, three p."""
@@ -322,85 +364,40 @@ def check_objective(*, planted=None) -> Check:
                    empirical_label="mean over 2^12 masks", note=f"X 3x4, p = {ps}")
 
 
-@subcheck("DO-5", label="SymPy expectation", planted={
-    "(1-p) alone for p(1-p)": "the penalty factor written 1 - p (the drop probability alone)"})
+@subcheck("DO-5", label="SymPy expectation", planted=(
+    Planted("(1-p) alone for p(1-p)", "the penalty factor written 1 - p (the drop probability alone)",
+            kind="student"),))
 def check_objective_symbolic(*, planted=None) -> Check:
     """SymPy's expectation of the 2 x 2 loss, evaluated at a point, vs the closed form."""
     X, y, w = _do5_problem()
     sym = objective_symbolic(2, 2)
-    s = sym["symbols"]
     Xs, ys, ws = X[:2, :2], y[:2], w[:2]
-    point = {s["p"]: sp.Rational(3, 5)}
-    point.update({s["X"][i, j]: sp.Float(float(Xs[i, j]), 20) for i in range(2) for j in range(2)})
-    point.update({s["w"][j]: sp.Float(float(ws[j]), 20) for j in range(2)})
-    point.update({s["y"][i]: sp.Float(float(ys[i]), 20) for i in range(2)})
     p = 0.6
     closed = float(choose(planted, lambda: dropout_linear_objective(Xs, ys, ws, p),
                           {"(1-p) alone for p(1-p)": lambda: _objective_with(Xs, ys, ws, p, 1 - p)})())
-    return compare("DO-5", closed, float(sym["expectation"].subs(point)), atol=1e-10 * max(1.0, abs(closed)),
+    return compare("DO-5", closed, _symbolic_value(sym, Xs, ys, ws), atol=1e-10 * max(1.0, abs(closed)),
                    analytic_label="closed form", empirical_label="SymPy expectation",
                    note=f"2x2 problem at p = 0.6; the symbolic difference to the closed form expands to "
                    f"{sym['difference']}")
 
 
-def _gamma_unrooted(X, y, w, p):
-    """The closed form with the square root in Gamma forgotten: p(1-p)||diag(X^T X) w||^2."""
-    gram = (X.T @ X).diagonal()
-    return (y - p * (X @ w)).pow(2).sum() + p * (1 - p) * (gram.pow(2) * w.pow(2)).sum()
-
-
-@subcheck("DO-5", label="Monte Carlo, X 20x5", planted={
-    "Gamma = diag(X^T X)": "the square root in Gamma forgotten: p(1-p)||diag(X^T X) w||^2"})
+@subcheck("DO-5", label="Monte Carlo, X 20x5", planted=(
+    Planted("Gamma = diag(X^T X)", "the square root in Gamma forgotten: p(1-p)||diag(X^T X) w||^2",
+            kind="student"),))
 def objective_monte_carlo(keep_prob: float = 0.5, draws: int = 200_000, *, seed: int = 6, planted=None) -> Check:
     """DO-5 by Monte Carlo on a problem too large to enumerate (X 20x5: 2^100 masks)."""
     X, y = _problem(20, 5, seed=seed)
     w = torch.linspace(-1.0, 1.0, 5, dtype=_F64)
-    g = torch.Generator().manual_seed(seed)
-    losses = torch.empty(draws, dtype=_F64)
-    for start in range(0, draws, 20_000):
-        R = dropout(torch.ones(min(20_000, draws - start), *X.shape, dtype=_F64), keep_prob,
-                    scaling="test-time", generator=g)
-        losses[start : start + R.shape[0]] = (y - (R * X) @ w).pow(2).sum(-1)
+    losses = _monte_carlo_losses(X, y, w, keep_prob, draws, torch.Generator().manual_seed(seed))
     closed = choose(planted, dropout_linear_objective, {"Gamma = diag(X^T X)": _gamma_unrooted})(X, y, w, keep_prob)
     return compare_mc("DO-5", closed, losses.mean(), float(losses.std()) / math.sqrt(draws), digits=5,
                       analytic_label="closed form", empirical_label=f"Monte Carlo ({draws} masks)",
                       note=f"X 20x5, p = {keep_prob}")
 
 
-def objective_steps(keep_prob: float = 0.6, *, planted=None) -> list[Check]:
-    """The derivation of DO-5 one step at a time, each step checked by enumeration."""
-    p = keep_prob
-    X, y, w = _do5_problem()
-
-    def per_row(f):  # E over the 2^4 masks of row i of f(i, s_i), s_i = sum_j r_ij X_ij w_j
-        return torch.stack([ensemble_mean(lambda r, i=i: f(i, (r * X[i]) @ w), X.shape[1], p, dtype=torch.float64)
-                            for i in range(3)])
-
-    mean, second, loss = per_row(lambda i, s: s), per_row(lambda i, s: s**2), per_row(lambda i, s: (y[i] - s) ** 2)
-    var = second - mean**2
-    gamma = (X.T @ X).diagonal().sqrt()
-    step4 = choose(planted, (y - mean) ** 2 + var, {"variance dropped in step 4": (y - mean) ** 2})
-
-    def cmp(a, e, **kw):
-        return compare("DO-5", a, e, atol=1e-12 * max(1.0, float(torch.as_tensor(a).abs().max())), **kw)
-
-    return [
-        cmp(enumerated_objective(X, y, w, p), loss.sum(),
-            analytic_label="mean over 2^12 joint masks", empirical_label="sum of per-row means",
-            note="step 1: the expectation of the sum over rows is the sum of per-row expectations"),
-        cmp(p * (X @ w), mean, analytic_label="p (Xw)_i",
-            empirical_label="E[s_i] over 2^4 masks", note="step 2: s_i = sum_j r_ij X_ij w_j has mean p (Xw)_i"),
-        cmp(p * (1 - p) * (X**2 @ w**2), var, analytic_label="p(1-p) sum_j X_ij^2 w_j^2",
-            empirical_label="Var[s_i] over 2^4 masks", note="step 3: independent terms, Var[r] = p(1-p)"),
-        cmp(step4, loss, analytic_label="(y_i - E s_i)^2 + Var s_i",
-            empirical_label="E[(y_i - s_i)^2] over 2^4 masks", note="step 4: E[(y - s)^2] = (y - E s)^2 + Var s"),
-        cmp((gamma * w).pow(2).sum(), (X**2 @ w**2).sum(), analytic_label="||Gamma w||^2",
-            empirical_label="sum_i sum_j X_ij^2 w_j^2", note="step 5: summing step 3 over rows gives ||Gamma w||^2"),
-    ]
-
-
-@subcheck("DO-5", label="the derivation step by step", planted={
-    "variance dropped in step 4": "E[(y - s)^2] taken as (y - E s)^2, the variance of s forgotten"})
+@subcheck("DO-5", label="the derivation step by step", planted=(
+    Planted("variance dropped in step 4", "E[(y - s)^2] taken as (y - E s)^2, the variance of s forgotten",
+            kind="student"),))
 def check_objective_steps(keep_prob: float = 0.6, *, planted=None) -> Check:
     """All five steps of :func:`objective_steps` at once: every entry within its rounding tolerance."""
     steps = objective_steps(keep_prob, planted=planted)
@@ -412,30 +409,19 @@ def check_objective_steps(keep_prob: float = 0.6, *, planted=None) -> Check:
 
 
 # --------------------------------------------------------------------------- DO-6
-def _p_not_divided_out(X, y, p):
-    """The normal equations with the factor p kept: (p X^T X + p(1-p) Gamma^2) w = X^T y."""
-    G = X.T @ X
-    return torch.linalg.solve(p * G + p * (1 - p) * torch.diag(G.diagonal()), X.T @ y)
-
-
 @derivation(
     "DO-6", chapter=CHAPTER, label="normal equations of the enumerated loss",
     claim="The minimiser of the expected dropout loss is w* = (p X^T X + (1-p) Gamma^2)^-1 X^T y; "
     "w~ = p w* minimises ||y - X w~||^2 + ((1-p)/p)||Gamma w~||^2; SGD with dropout (both scalings), "
     "tail-averaged, converges to w* and p w*.",
-    planted={"p(1-p) Gamma^2 in the normal equations":
-             "the factor p not divided out: (p X^T X + p(1-p) Gamma^2) w = X^T y"},
+    planted=(Planted("p(1-p) Gamma^2 in the normal equations",
+                     "the factor p not divided out: (p X^T X + p(1-p) Gamma^2) w = X^T y", kind="student"),),
 )
 def check_ridge_minimiser(keep_prob: float = 0.6, *, planted=None) -> Check:
     """Closed form vs the normal equations of the enumerated expected loss (exact moments)."""
     p = keep_prob
     X, y = _problem(4, 3, seed=7)
-    N, D = X.shape
-    # Exact second moments of the dropped-out design, by enumeration of all 2^12 masks.
-    dropped = lambda m: m.view(-1, N, D) * X  # the design with mask m, (masks, N, D)
-    gram = ensemble_mean(lambda m: dropped(m).transpose(1, 2) @ dropped(m), N * D, p, dtype=torch.float64)
-    moment = ensemble_mean(lambda m: dropped(m).transpose(1, 2) @ y, N * D, p, dtype=torch.float64)
-    w_enum = torch.linalg.solve(gram, moment)
+    w_enum = _enumerated_normal_equations(X, y, p)
     solve = choose(planted, dropout_ridge_solution, {"p(1-p) Gamma^2 in the normal equations": _p_not_divided_out})
     w_star = solve(X, y, p)
     return compare("DO-6", w_star, w_enum, atol=1e-10 * max(1.0, float(w_star.abs().max())),
@@ -446,7 +432,7 @@ def check_ridge_minimiser(keep_prob: float = 0.6, *, planted=None) -> Check:
 @subcheck(
     "DO-6", label="scikit-learn Ridge for w~ = p w*",
     planted=(
-        Planted("p/(1-p) for (1-p)/p", "the ridge strength written p/(1-p)"),
+        Planted("p/(1-p) for (1-p)/p", "the ridge strength written p/(1-p)", kind="student"),
         Planted(
             "weight cost scaled down by Gamma",
             "the penalty ((1-p)/p)||Gamma^-1 w~||^2: each weight's cost divided by its input's scale",
@@ -454,6 +440,16 @@ def check_ridge_minimiser(keep_prob: float = 0.6, *, planted=None) -> Check:
             'by the standard deviation of ith dimension of data"',
             correct="the penalty ((1-p)/p) sum_j Gamma_jj^2 w~_j^2 multiplies each weight's cost by "
             "Gamma_jj^2 = ||X_:,j||^2: an input that varies more has its weight penalised more",
+        ),
+        Planted(
+            "the minimiser read as the trained w",
+            "the minimum read as one over the trained weights w: the minimiser of the objective in w~ (the "
+            "ridge solution) taken for w, so the test-time weights become p times it, p^2 w*",
+            slip='slide "Dropout for Linear Regression": "min_w ||y - X w~||_2^2 + ((1-p)/p) ||Gamma w~||_2^2 '
+            'with w~ = p w" (a loose notation: the objective is written in w~, the minimum over w)',
+            correct="the minimiser of the objective in w~ is the test-time weights w~ = p w*; the trained "
+            "weights are w* = w~/p (read with w~ = p w substituted, the minimum over w is the same problem "
+            "and gives w*)",
         ),
     ),
 )
@@ -464,13 +460,16 @@ def check_ridge_sklearn(keep_prob: float = 0.6, *, planted=None) -> Check:
     p = keep_prob
     X, y = _problem(4, 3, seed=7)
     gamma = (X**2).sum(0).sqrt()
-    alpha, gamma = choose(planted, ((1 - p) / p, gamma), {
-        "p/(1-p) for (1-p)/p": (p / (1 - p), gamma),
+    # (ridge strength, column scale, test-time weights per unit of Ridge's solution)
+    alpha, gamma, factor = choose(planted, ((1 - p) / p, gamma, 1.0), {
+        "p/(1-p) for (1-p)/p": (p / (1 - p), gamma, 1.0),
         # columns multiplied by Gamma: the penalty on w~_j becomes w~_j^2 / Gamma_jj^2
-        "weight cost scaled down by Gamma": ((1 - p) / p, 1 / gamma),
+        "weight cost scaled down by Gamma": ((1 - p) / p, 1 / gamma, 1.0),
+        # Ridge's solution taken for the trained w: the test-time weights are p times it
+        "the minimiser read as the trained w": ((1 - p) / p, gamma, p),
     })
     ridge = Ridge(alpha=alpha, fit_intercept=False, solver="cholesky").fit((X / gamma).numpy(), y.numpy())
-    w_tilde = torch.as_tensor(ridge.coef_) / gamma
+    w_tilde = factor * torch.as_tensor(ridge.coef_) / gamma
     scaled = p * dropout_ridge_solution(X, y, p)
     return compare("DO-6", scaled, w_tilde, atol=1e-10 * max(1.0, float(scaled.abs().max())),
                    analytic_label="closed form p w*", empirical_label="sklearn Ridge",
@@ -478,8 +477,9 @@ def check_ridge_sklearn(keep_prob: float = 0.6, *, planted=None) -> Check:
                    "columns by Gamma")
 
 
-@subcheck("DO-6", label="SGD with dropout, both scalings", planted={
-    "inverted dropout trains w*": "the inverted-dropout chains expected at w* (the factor p forgotten)"})
+@subcheck("DO-6", label="SGD with dropout, both scalings", planted=(
+    Planted("inverted dropout trains w*", "the inverted-dropout chains expected at w* (the factor p forgotten)",
+            kind="student"),))
 def ridge_sgd(keep_prob: float = 0.6, *, chains: int = 20, steps: int = 4000, seed: int = 8, planted=None) -> Check:
     """DO-6 by SGD with dropout: tail-averaged chains vs the closed form, for both scalings."""
     p = keep_prob

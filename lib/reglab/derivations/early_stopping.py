@@ -23,17 +23,19 @@ from .._validation import check_int, check_quadratic, check_real, check_tensor
 from ..data import quadratic_problem
 from ..early_stopping import EarlyStopping
 from ..training import TrainConfig, fit
-from .compare import Check, compare
-from .registry import choose, derivation, subcheck
+from .compare import Check, compare, exceeds
+from .registry import Planted, choose, derivation, subcheck
 from .weight_decay import l2_solution, shrink_factors  # the L2 closed forms of chapter weight_decay
 
 __all__ = [
+    "ES2_FAIL_MARGIN",
     "ES2_LR",
     "ES2_STEPS",
     "ES2_X_MAX",
     "check_es1",
     "check_es2",
     "check_es2_l2_agreement",
+    "check_es2_needs_small_x",
     "equivalent_alpha",
     "gd_shrink_factors",
     "gd_trajectory",
@@ -308,10 +310,12 @@ def _es1_real(patience: int = 10, use=_USE) -> tuple[list[float], list[float], d
     claim="Early stopping with patience stops where the definition says and returns the parameters of the "
     "evaluation with the lowest validation loss (a scripted loss sequence and a linear model that overfits).",
     label="scripted and real",
-    planted={
-        "last parameters returned": "the parameters at the stopping evaluation kept, restore() not called",
-        "patience off by one": "stops after patience + 1 evaluations without improvement (> for >=)",
-    },
+    planted=(
+        Planted("last parameters returned", "the parameters at the stopping evaluation kept, restore() not called",
+                kind="student"),
+        Planted("patience off by one", "stops after patience + 1 evaluations without improvement (> for >=)",
+                kind="student"),
+    ),
 )
 def check_es1(*, planted=None) -> Check:
     """ES-1: restored parameters equal the snapshot at the arg-min of the validation losses.
@@ -365,6 +369,8 @@ def _trajectory_one_step_behind(H: Tensor, w_star: Tensor, lr: float, steps: int
 
 
 ES2_LR, ES2_STEPS, ES2_X_MAX = 0.01, 50, 0.2
+#: Where tau*eps*lambda >= 1 although eps*lambda is small, GD's share must exceed L2's by more than this.
+ES2_FAIL_MARGIN = 0.1
 
 
 @derivation(
@@ -373,11 +379,13 @@ ES2_LR, ES2_STEPS, ES2_X_MAX = 0.01, 50, 0.2
     claim="On a quadratic, tau GD steps of rate eps from 0 give Q[I - (I - eps Lambda)^tau]Q^T w* exactly; "
     "along each eigen-direction with tau*eps*lambda_i <= 0.2 (eps = 0.01, tau = 50) GD's share of w* is within "
     "(tau*eps*lambda_i)^2 of the L2 solution's at alpha = 1/(tau eps). The agreement needs tau*eps*lambda_i small, "
-    "not only eps*lambda_i.",
+    "not only eps*lambda_i: along the direction with eps*lambda_i = 0.04 but tau*eps*lambda_i = 2, GD's share "
+    "exceeds L2's by more than 0.1.",
     label="trajectory",
-    planted={
-        "exponent tau-1 for tau": "Q[I - (I - eps Lambda)^(tau-1)]Q^T w*, the step count off by one",
-    },
+    planted=(
+        Planted("exponent tau-1 for tau", "Q[I - (I - eps Lambda)^(tau-1)]Q^T w*, the step count off by one",
+                kind="student"),
+    ),
 )
 def check_es2(*, planted=None) -> Check:
     """ES-2 (exact part): the closed-form iterates against 60 gradient steps actually taken."""
@@ -401,11 +409,12 @@ def check_es2(*, planted=None) -> Check:
 @subcheck(
     "ES-2",
     label="L2 approximation",
-    planted={
-        "smallest factor set to 0": "the GD factor of the flattest direction taken as 0 (not yet learned)",
-        "alpha = tau*eps": "alpha = tau*eps for 1/(tau*eps)",
-        "exponent tau-1 in the factor": "GD factor 1 - (1 - eps lambda)^(tau-1)",
-    },
+    planted=(
+        Planted("smallest factor set to 0", "the GD factor of the flattest direction taken as 0 (not yet learned)",
+                kind="student"),
+        Planted("alpha = tau*eps", "alpha = tau*eps for 1/(tau*eps)", kind="student"),
+        Planted("exponent tau-1 in the factor", "GD factor 1 - (1 - eps lambda)^(tau-1)", kind="student"),
+    ),
 )
 def check_es2_l2_agreement(lr: float = ES2_LR, steps: int = ES2_STEPS, *, planted=None) -> Check:
     r"""ES-2 (approximate part): GD's and L2's shrink factors where :math:`\tau\epsilon\lambda_i \le 0.2`.
@@ -442,3 +451,33 @@ def check_es2_l2_agreement(lr: float = ES2_LR, steps: int = ES2_STEPS, *, plante
         f"{ES2_X_MAX:g};\n    tolerance (tau eps lambda_i)^2 per direction",
     )
 
+
+
+@subcheck(
+    "ES-2",
+    label="fails where tau*eps*lambda is large",
+    planted=(
+        Planted("share left for share learned",
+                "GD's share read off the remaining error: (1 - eps lambda)^tau, the factor by which the error "
+                "along q_i shrinks, taken for 1 - (1 - eps lambda)^tau, the share of w* recovered", kind="student"),
+    ),
+)
+def check_es2_needs_small_x(lr: float = ES2_LR, steps: int = ES2_STEPS, *, planted=None) -> Check:
+    r"""ES-2, the other side: where :math:`\tau\epsilon\lambda_i \ge 1` although :math:`\epsilon\lambda_i`
+    is small, GD's share of :math:`w^*` (run) exceeds L2's (linear solve) by more than ES2_FAIL_MARGIN.
+
+    The same run and solve as :func:`check_es2_l2_agreement`, on the directions that check leaves out.
+    """
+    H, w_star, Q, lam = _es2_problem()
+    coords = Q.T @ w_star
+    learned = (Q.T @ _run_gd(H, w_star, lr, steps)[-1]) / coords
+    gd = choose(planted, learned, {"share left for share learned": 1 - learned})
+    l2 = (Q.T @ l2_solution(H, w_star, equivalent_alpha(lr, steps))) / coords
+    far = steps * lr * lam >= 1
+    return exceeds(
+        "ES-2", (gd - l2)[far], ES2_FAIL_MARGIN, value_label="GD factor (run) - L2 factor", bound_label="margin",
+        digits=4,
+        note=f"directions with tau eps lambda >= 1: eps lambda = {', '.join(f'{v:g}' for v in (lr * lam[far]).tolist())}, "
+        f"tau eps lambda = {', '.join(f'{v:g}' for v in (steps * lr * lam[far]).tolist())}; "
+        f"alpha = 1/(tau eps) = {equivalent_alpha(lr, steps):g}",
+    )

@@ -128,8 +128,9 @@ def _torch_target(label: int, num_classes: int, eps: float) -> Tensor:
     "one-hot code of a label that is wrong with probability eps (simulated), and for the lecture's "
     "MNIST example a vector of ten entries, 1 - eps at index 6, summing to 1.",
     label="Monte Carlo",
-    planted={"eps/k for eps/(k-1) on the wrong classes": "1 - eps on the label and eps/k on each other class: "
-             "PyTorch's e/k (its mixture with the uniform distribution) taken for the lecture's eps/(k-1)"},
+    planted=(Planted("eps/k for eps/(k-1) on the wrong classes", "1 - eps on the label and eps/k on each other "
+                     "class: PyTorch's e/k (its mixture with the uniform distribution) taken for the lecture's "
+                     "eps/(k-1)", kind="library"),),
 )
 def check_targets(
     *, eps: float = 0.1, num_classes: int = 10, label: int = 6, num_draws: int = TARGET_DRAWS, seed: int = 0,
@@ -167,9 +168,9 @@ def check_targets(
     planted=(
         Planted(
             "the slide's 8-entry vector",
-            "the slide's one-hot vector for the digit 6, [0 0 0 0 0 1 0 0], smoothed by the rule with the "
-            "k = 10 digits: 8 entries, the 1 in the sixth place (the digit 5 counting from 0), and entries "
-            "that sum to 1 - eps + 7 eps/9",
+            "the slide's one-hot vector for the digit 6, [0 0 0 0 0 1 0 0], completed to the ten digits with "
+            "zeros for the two it leaves out and smoothed by the rule: its 1 - eps stands at index 5 (the digit 5, "
+            "the sixth place) and index 6 gets eps/9",
             slip='slide "Solution: Smooth Labels": "For example, in MNIST for digit 6: '
             'y = [0 0 0 0 0 1 0 0]" (and y^ = [0.05 0 0.02 0.08 0.05 0.8 0 0], also 8 entries)',
             correct="ten entries indexed by the digits 0 to 9, the 1 at index 6: y = [0 0 0 0 0 0 1 0 0 0]; "
@@ -181,28 +182,24 @@ def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
     """LS-1 for the lecture's example, the digit 6 of MNIST's ten digits.
 
     The lecture's rule (replace 0 by eps/(k-1) and 1 by 1 - eps, k = 10) applied to the one-hot
-    code of the digit 6, against :func:`~reglab.noise.smooth_labels`. Compared: the number of
-    entries, the index of the 1 - eps entry, the sum, and the two values.
+    code of the digit 6, against :func:`~reglab.noise.smooth_labels`: the ten entries, then their sum.
     """
     _, eps = _check_k_eps(10, eps)
     k, digit = 10, 6
+    # the slide's vector has 8 entries; completed with zeros for the digits 8 and 9, its 1 stays at index 5
     one_hot = choose(planted, F.one_hot(torch.tensor(digit), k).tolist(),
-                     {"the slide's 8-entry vector": [0.0, 0, 0, 0, 0, 1, 0, 0]})
+                     {"the slide's 8-entry vector": [0, 0, 0, 0, 0, 1, 0, 0] + [0, 0]})
     rule = np.array([1 - eps if v == 1 else eps / (k - 1) for v in one_hot])
     ours = smooth_labels(torch.tensor([digit]), k, eps)[0].numpy()
-
-    def summary(q):
-        big = int(np.argmax(q))
-        return [q.size, big, q.sum(), q[big], np.delete(q, big).max()]
-
     return compare(
         "LS-1",
-        summary(rule),
-        summary(ours),
+        np.append(rule, rule.sum()),
+        np.append(ours, ours.sum()),
         atol=1e-12,
-        analytic_label="[entries, index, sum, 1-eps, eps/9]",
+        analytic_label="the rule on the one-hot code of 6, then the sum",
         empirical_label="smooth_labels(6, k = 10)",
-        note=f"the lecture's MNIST example, the digit 6 among ten, eps = {eps}",
+        digits=4,
+        note=f"the lecture's MNIST example, the digit 6 among ten (indices 0 to 9), eps = {eps}",
     )
 
 
@@ -213,8 +210,8 @@ def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
     claim="PyTorch's label_smoothing=e targets (1 - e) onehot + e/k (read from the gradient of its loss); "
     "ours with eps equals PyTorch's with e = eps k/(k-1): the targets and the loss values agree.",
     label="loss values",
-    planted={"PyTorch's e taken as eps (eps/k for eps/(k-1))": "F.cross_entropy(label_smoothing=eps): PyTorch's "
-             "eps/k on the wrong classes taken for the lecture's eps/(k-1)"},
+    planted=(Planted("PyTorch's e taken as eps (eps/k for eps/(k-1))", "F.cross_entropy(label_smoothing=eps): "
+                     "PyTorch's eps/k on the wrong classes taken for the lecture's eps/(k-1)", kind="library"),),
 )
 def check_pytorch_relation(
     *, epsilons=(0.05, 0.1, 0.3), num_classes: int = 10, n: int = 64, seed: int = 0, planted=None
@@ -245,8 +242,8 @@ def check_pytorch_relation(
 
 
 @subcheck("LS-2", label="targets from the gradient",
-          planted={"conversion inverted: e = eps (k-1)/k": "e = eps (k-1)/k: the conversion applied the wrong "
-                   "way round"})
+          planted=(Planted("conversion inverted: e = eps (k-1)/k", "e = eps (k-1)/k: the conversion applied the "
+                           "wrong way round", kind="student"),))
 def check_pytorch_target(*, eps: float = 0.2, num_classes: int = 10, seed: int = 0, planted=None) -> Check:
     """LS-2, the targets themselves: PyTorch's target read from the gradient of its loss.
 
@@ -369,8 +366,8 @@ def logit_gap_path(eps, num_classes: int, *, steps: int = 1000, lr: float = 1.0)
     "gap is log((1-eps)(k-1)/eps) (Newton's minimiser); without smoothing gradient descent's gap grows "
     "without bound, like log t: e^gap + (k-1) gap rises by lr k per step.",
     label="Newton minimiser",
-    planted={"gap log((1-eps)/eps), without (k-1)": "the gap log((1-eps)/eps): the ratio of the target's "
-             "entries without the k - 1 that divides eps among the wrong classes"},
+    planted=(Planted("gap log((1-eps)/eps), without (k-1)", "the gap log((1-eps)/eps): the ratio of the "
+                     "target's entries without the k - 1 that divides eps among the wrong classes", kind="student"),),
 )
 def check_finite_logits(*, epsilons=(0.01, 0.1, 0.3), num_classes: int = 10, planted=None) -> Check:
     """LS-3: closed-form gap and softmax at the optimum vs a numerical minimiser (Newton)."""
@@ -395,8 +392,13 @@ def check_finite_logits(*, epsilons=(0.01, 0.1, 0.3), num_classes: int = 10, pla
     )
 
 
-@subcheck("LS-3", label="eps = 0, gradient descent",
-          planted={"the gap settles at eps = 0": "a finite optimum at eps = 0 as well: the gap stops rising"})
+@subcheck("LS-3", label="eps = 0, gradient descent", planted=(
+    Planted("only the true logit moves", "the gap's step taken from the true logit's gradient alone, "
+            "lr (k-1) e^-g / (1 + (k-1) e^-g): the k - 1 wrong logits, which fall as the true one rises, "
+            "forgotten; e^gap + (k-1) gap then rises by lr (k-1) per step", kind="student"),
+    Planted("the gap settles at eps = 0", "a finite optimum at eps = 0 as well: the gap stops rising "
+            "(a control: the rise set to 0)", kind="control"),
+))
 def check_unbounded_gap(*, num_classes: int = 10, lr: float = 1.0, steps=(300, 1000, 3000), planted=None) -> Check:
     """LS-3 at eps = 0: the gap of gradient descent on plain cross-entropy grows like log t.
 
@@ -414,7 +416,8 @@ def check_unbounded_gap(*, num_classes: int = 10, lr: float = 1.0, steps=(300, 1
     invariant = np.exp(g) + (num_classes - 1) * g
     windows = np.diff(np.array(steps, dtype=np.float64))
     rise = lr * num_classes * windows
-    predicted = choose(planted, rise, {"the gap settles at eps = 0": np.zeros_like(windows)})
+    predicted = choose(planted, rise, {"only the true logit moves": lr * (num_classes - 1) * windows,
+                                       "the gap settles at eps = 0": np.zeros_like(windows)})
     return compare(
         "LS-3",
         predicted,

@@ -17,7 +17,7 @@ import torch
 from .._validation import check_int, check_real
 from ..data import Dataset
 from ..derivations.registry import experiment
-from ..stats import format_ci
+from ..stats import format_ci, mean_ci
 from ..training import StackedMLP, TrainConfig, evaluate_stacked, fit_stacked
 from ._weight_decay_hessian import (  # the run of WD-5
     HessianPrediction,
@@ -122,6 +122,28 @@ class HessianSummary:
             raise ValueError(f"alpha must be one of the alphas of the runs {alphas}, but got {alpha!r}")
         return self.over_seeds(lambda p: p.norm_excess()[alphas.index(alpha)])
 
+    def accuracy_gap(self) -> np.ndarray:
+        """Per seed and alpha, test accuracy of the retrained layer minus the predicted one, in points.
+
+        Shape (S, A): positive where the quadratic model's prediction is the less accurate.
+        """
+        return 100 * self.over_seeds(lambda p: p.test_accuracy_retrained - p.test_accuracy_predicted)
+
+    def paired(self) -> dict:
+        """Retrained minus predicted, paired by seed: mean and 95 % interval per alpha.
+
+        Returns
+        -------
+        dict of {"norm", "accuracy"}: numpy.ndarray of shape (A, 3)
+            Rows ``[mean, low, high]``: the norm excess (:meth:`HessianPrediction.norm_excess`, per
+            cent) and :meth:`accuracy_gap` (points).
+        """
+        out = {}
+        for key, values in (("norm", self.over_seeds(lambda p: p.norm_excess())), ("accuracy", self.accuracy_gap())):
+            rows = [mean_ci(values[:, i]) for i in range(values.shape[1])]
+            out[key] = np.array([[m, m - h, m + h] for m, h in rows])
+        return out
+
     def table(self) -> str:
         """The networks, their Hessians, then per alpha the means over the seeds.
 
@@ -148,7 +170,19 @@ class HessianSummary:
             err = f"< {self.small_bound} %" if i == 0 else f"{error[:, i].mean():.1f} %"
             lines.append(f"{a:5.0e} | {norm_pred[i]:11.3f} | {norm_retr[i]:9.3f} | {err:>8} | "
                          f"{acc_pred[i]:13.1f} % | {acc_retr[i]:4.1f} % | {curvature[i]:5.2f}")
+        lines += ["\nretrained minus predicted, paired by seed (mean and 95 % interval)",
+                  "alpha | norm (%)                | test accuracy (points)"]
+        paired = self.paired()
+        for i, a in enumerate(self.runs[0].alphas):
+            n, acc = (", ".join(_signed(v, w) for v in paired[k][i]) for k, w in (("norm", 6), ("accuracy", 5)))
+            lines.append(f"{a:5.0e} | {n.replace(', ', ' [', 1)}] | {acc.replace(', ', ' [', 1)}]")
         return "\n".join(lines)
+
+
+def _signed(x: float, width: int) -> str:
+    """``x`` with its sign and one decimal, right-aligned; a value that rounds to 0 prints as +0.0."""
+    text = f"{x:+.1f}"
+    return ("+0.0" if text == "-0.0" else text).rjust(width)
 
 
 # ---------------------------------------------------------------------------------------------
