@@ -89,12 +89,14 @@ def build_raw(root: Path = ROOT, raw: Path = RAW) -> Path:
     derived.write_text(yaml.safe_dump(config, sort_keys=False))
     log = raw / "build.log"
     with log.open("w") as out:
-        run = subprocess.run([sys.executable, "-m", "jupyter_book.cli.main", "build", str(root), "--config", str(derived),
+        run = subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+                              "build", str(root), "--config", str(derived),
                               "--builder", "custom", "--custom-builder", "jupyter", "--path-output", str(raw)],
                              stdout=out, stderr=subprocess.STDOUT, check=False)
-    if run.returncode != 0:
+    built = raw / "_build" / "jupyter"
+    if run.returncode != 0 or not (built / "book").is_dir():
         raise RuntimeError(f"sphinx-tojupyter failed; see {log}:\n" + "\n".join(log.read_text().splitlines()[-20:]))
-    return raw / "_build" / "jupyter"
+    return built
 
 
 def bibliography(raw_dir: Path) -> dict[str, str]:

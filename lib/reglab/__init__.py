@@ -3,7 +3,7 @@
 The companion library of the executable book *Regularization in Deep Neural Networks*.
 Regularizers live in modules named after their mechanism (:mod:`reglab.penalties`,
 :mod:`reglab.dropout`, ...); closed forms and derivation checkers live in
-:mod:`reglab.derivations`, one module per chapter. Nothing happens on import: a chapter calls
+``reglab.derivations``, one module per chapter. Nothing happens on import: a chapter calls
 :func:`seed_everything` itself.
 
 Every public name of every module is re-exported here. Where a function shares its module's

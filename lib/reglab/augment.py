@@ -9,10 +9,10 @@ draw one parameter per example from an explicit ``generator``.
 Two kinds are provided, as the lecture warns ("be careful in what transformations you apply"):
 
 - *label-preserving*: :func:`random_shift`, :func:`random_scale`, :func:`random_ramp` (the
-  nuisances MNIST-1D's own generator applies), :func:`random_image_shift`,
-  :func:`random_rotation` (small angles);
+  nuisances MNIST-1D's own generator applies), :func:`~reglab.augment_images.random_image_shift`,
+  :func:`~reglab.augment_images.random_rotation` (small angles);
 - *label-changing*: :func:`negate` (in MNIST-1D it turns a 0 into a 6, a 1 into a 7, a 3 into
-  an 8) and :func:`reverse` for signals, :func:`rotate180` for digits (a 6 becomes a 9).
+  an 8) and :func:`reverse` for signals, :func:`~reglab.augment_images.rotate180` for digits (a 6 becomes a 9).
 
 :func:`apply_randomly` applies a transformation to a random fraction of a batch and
 :func:`augmentation_transform` turns transformations into a ``fit_stacked`` transform, one per

@@ -53,7 +53,7 @@ WIDTH = 80
 def show(item, width: int = WIDTH) -> None:
     """Print a check, an outcome or any text at most ``width`` characters wide.
 
-    A check's parts (separated by `` | ``) go on lines of their own; "95 %" is never broken.
+    A check's parts (separated by a bar between spaces) go on lines of their own; "95 %" is never broken.
 
     >>> show("WD-1: agree | closed form: 1.5 | autograd: 1.5")
     WD-1: agree

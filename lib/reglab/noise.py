@@ -9,9 +9,10 @@ noise into outputs" (label smoothing).
   perturbation per sample, vectorised with ``torch.func``), and :func:`add_weight_noise`
   (a parametrization that draws fresh weight noise at every training forward pass, so any
   training loop trains with weight noise; per member for stacked models);
-- labels, in ``reglab.labels`` and importable from here: :func:`corrupt_labels` (flip a
-  label to a uniformly chosen *other* class), :func:`smooth_labels`,
-  :func:`smoothed_cross_entropy`, and the calibration measure :func:`expected_calibration_error`.
+- labels, in ``reglab.labels`` and importable from here: :func:`~reglab.labels.corrupt_labels` (flip a
+  label to a uniformly chosen *other* class), :func:`~reglab.labels.smooth_labels`,
+  :func:`~reglab.labels.smoothed_cross_entropy`, and the calibration measure
+  :func:`~reglab.labels.expected_calibration_error`.
 
 The lecture writes the weight-noise distribution as N(0, eta I): ``eta`` is a *variance*
 throughout this module (the standard deviation is ``sqrt(eta)``).
@@ -300,7 +301,7 @@ def add_weight_noise(
     ----------
     model : nn.Module
     eta : float >= 0, or Tensor of shape (M,)
-        Variance, per member for a stacked model (e.g. :class:`reglab.training.StackedMLP`).
+        Variance, per member for a stacked model (e.g. :class:`reglab.stacked.StackedMLP`).
     include_bias : bool
         Perturb the biases too (parameters named ``bias`` or of dimension 1); by default only
         the weight matrices are noisy.

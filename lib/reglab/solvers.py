@@ -9,7 +9,7 @@ of an L1-penalised objective, of a noise-averaged loss ...).
 - :func:`heavy_ball_minimise`: Polyak's heavy-ball method for a strongly convex function whose
   curvature bounds are known.
 
-Both warn with :data:`NOT_CONVERGED` (a ``RuntimeWarning``) when they stop before the largest
+Both warn with ``NOT_CONVERGED`` (a ``RuntimeWarning``) when they stop before the largest
 gradient entry reaches ``grad_tol``; tests match that constant.
 """
 from __future__ import annotations

@@ -83,7 +83,7 @@ def rational_matrix(a) -> sp.Matrix:
     -------
     sympy.Matrix of shape (n, 1) or (n, m)
         Each entry the closest fraction with a denominator of at most 10^6
-        (:meth:`fractions.Fraction.limit_denominator`), exact for decimals such as 0.25.
+        (``fractions.Fraction.limit_denominator``), exact for decimals such as 0.25.
 
     Examples
     --------

@@ -1,14 +1,14 @@
 """Seeding, a small training loop, and many models (seeds) trained at once as one.
 
 Multi-seed experiments stack the weights of ``M`` independent networks along a leading
-dimension (:class:`StackedMLP`) and train them with one loop
+dimension (:class:`~reglab.stacked.StackedMLP`) and train them with one loop
 (:func:`fit_stacked`), so five seeds cost roughly what one larger network costs, not five runs.
 Each member has its own initialisation, its own minibatch order and, optionally, its own
 training subset (bootstrap) and penalty weight, so the members are statistically independent
 runs.
 
-The settings and record of a run (:class:`TrainConfig`, :class:`History`) live in
-``reglab.runs`` and the stacked models (:class:`StackedMLP`, :func:`paired_stacked_mlp`) in
+The settings and record of a run (:class:`~reglab.runs.TrainConfig`, :class:`~reglab.runs.History`) live in
+``reglab.runs`` and the stacked models (:class:`~reglab.stacked.StackedMLP`, :func:`~reglab.stacked.paired_stacked_mlp`) in
 ``reglab.stacked``; both are importable from here too.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A chapter imports exactly one of these modules (``from reglab.derivations import weight_decay``).
 Importing the package imports every chapter module, so that each registers its results;
 :func:`ledger` lists every registered result (the derivations registered here, the experiments
-registered by :mod:`reglab.experiments`), :func:`get_result` finds one.
+registered by ``reglab.experiments``), :func:`get_result` finds one.
 
 :mod:`~reglab.derivations.compare` holds the one comparison path, :mod:`~reglab.derivations.registry`
 the results, their checks and planted errors.

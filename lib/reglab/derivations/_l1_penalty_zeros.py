@@ -251,7 +251,7 @@ def check_l1_4_band_image(*, planted=None) -> Check:
     """L1-4 (subgradient part): one update step maps the band onto itself, edge for edge.
 
     A grid of the band, and the two points at distance ``_BESIDE_ZERO`` from 0, are mapped by one
-    step of :func:`reglab.l1_step`; the lowest and highest images must be the band's edges. Near 0
+    step of :func:`reglab.penalties.l1_step`; the lowest and highest images must be the band's edges. Near 0
     the update is an affine map with slope 1 - eps*H_ii on each side, so the image of the point just
     below 0 lies that slope times ``_BESIDE_ZERO`` inside the upper edge and the image of the point
     just above 0 as far inside the lower edge; no image lies outside. A different penalty weight

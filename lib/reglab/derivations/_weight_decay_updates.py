@@ -297,7 +297,7 @@ def check_wd2_gap(*, planted: str | None = None) -> Check:
     ),
 )
 def check_wd2_gap_size(*, planted: str | None = None) -> Check:
-    """The largest entry of torch's |Adam-L2 step - AdamW step| lies above WD2_GAP_BOUND."""
+    """The largest entry of torch's ``|Adam-L2 step - AdamW step|`` lies above WD2_GAP_BOUND."""
     s = wd2_steps()
     adam_l2 = choose(planted, s["Adam(weight_decay)"],
                      {"Adam(weight_decay) read in Keras's convention": s["AdamW(weight_decay)"]})

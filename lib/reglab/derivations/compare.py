@@ -80,7 +80,7 @@ class Check:
         Which part of the result this is (``"ISTA"``), when a result is checked several ways.
     kind : {"agree", "bound"}
         ``"agree"`` (:func:`compare`, :func:`compare_mc`): passed exactly when ``error <=
-        tolerance``. ``"bound"`` (:func:`exceeds`): ``empirical`` must lie strictly above
+        tolerance``. ``"bound"`` (``exceeds``): ``empirical`` must lie strictly above
         ``analytic`` everywhere; ``error`` is the worst shortfall (negative: the smallest margin),
         ``tolerance`` is 0, and it passed exactly when ``error < 0``.
     """

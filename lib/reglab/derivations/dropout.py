@@ -3,7 +3,7 @@
 The lecture's p is the probability of *keeping* a unit. Exact enumeration over all ``2**n``
 masks (:func:`reglab.dropout.ensemble_mean`) is the independent computation for the claims about
 expectations; Monte Carlo (with a confidence interval), SymPy, a least-squares solver and SGD
-confirm the rest. Those computations live in :mod:`reglab.derivations._dropout_computations`, whose
+confirm the rest. Those computations live in ``reglab.derivations._dropout_computations``, whose
 public names this module imports. The experiments DO-7 and DO-8 live in
 :mod:`reglab.experiments.dropout`.
 """

@@ -346,7 +346,7 @@ def check_l1_2_sympy(*, planted=None) -> Check:
     ),
 )
 def check_l1_3(*, planted=None) -> Check:
-    """L1-3: the case test |w*_i| <= alpha/H_ii and the shift alpha/H_ii, against ISTA's exact zeros and shifts."""
+    """L1-3: the case test ``|w*_i| <= alpha/H_ii`` and the shift ``alpha/H_ii``, against ISTA's exact zeros and shifts."""
     w_star, h_diag, alpha = _diag_problem()
     threshold = choose(planted, alpha / h_diag, {
         "shift alpha for alpha/H_ii": torch.full_like(h_diag, alpha), "alpha*H_ii for alpha/H_ii": alpha * h_diag,

@@ -3,7 +3,7 @@
 - REG-1: in :math:`\\tilde J = J + \\alpha\\,\\Omega`, ``alpha = 0`` gives the unregularized
   least-squares solution (closed form against a least-squares solver on the augmented system),
   a second check computes the norm from the SVD, eq. (eq-ridge-norm) of the chapter, and a third
-  asserts that the norm decreases strictly along a fine grid of ``alpha`` (:func:`exceeds` on the
+  asserts that the norm decreases strictly along a fine grid of ``alpha`` (``exceeds`` on the
   successive decreases).
 
 The chapter's experiments (REG-2: the three regimes on polynomial regression; REG-3, REG-4:
@@ -289,7 +289,7 @@ def _free_constant_solution(X: Tensor, y: Tensor, alpha: float) -> Tensor:
     ),
 )
 def check_reg1_monotone(*, planted: str | None = None) -> Check:
-    r"""Every successive decrease of :math:`\|w(\alpha)\|` along :data:`REG1_FINE` is above 0.
+    r"""Every successive decrease of :math:`\|w(\alpha)\|` along ``REG1_FINE`` is above 0.
 
     The norms are those of the augmented least-squares solutions (the solver of the first check).
     """

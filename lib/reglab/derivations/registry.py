@@ -446,7 +446,7 @@ def _id_key(id: str):
 def ledger() -> list[Result]:
     """Every registered result (of chapters, not examples), grouped by chapter and ordered by ID.
 
-    The chapter modules of :mod:`reglab.derivations` and :mod:`reglab.experiments` register their
+    The chapter modules of ``reglab.derivations`` and ``reglab.experiments`` register their
     results when they are imported; ``import reglab`` imports them all.
     """
     return sorted((r for r in _REGISTRY.values() if not r.chapter.startswith("_")),

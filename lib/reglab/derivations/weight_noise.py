@@ -16,7 +16,7 @@ expected squared error of the perturbed model, E[(y^_e - y)^2].
   flatness measures are in :mod:`reglab.curvature`.
 
 Each checker can be asked to make a planted mistake (``planted=name``); the wrong computations
-stand beside the right one in :func:`_penalty` (WN-1) and :func:`_prediction` (WN-2).
+stand beside the right one in ``_penalty`` (WN-1) and ``_prediction`` (WN-2).
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ label, a missing or unexpected keyword, an input of the wrong kind) raise ``Valu
 ``TypeError`` naming the argument. Exercises whose answer is an explanation have no check;
 :func:`exercise` tells which (``written``).
 
-The package is laid out like :mod:`reglab.derivations` and :mod:`reglab.experiments`:
+The package is laid out like ``reglab.derivations`` and ``reglab.experiments``:
 :mod:`~reglab.exercises.core` holds the records (:class:`Answer`, :class:`Exercise`,
 :class:`ExerciseResult`), the registry and :func:`check_exercise`; one module per chapter
 (:mod:`reglab.exercises.dropout`, ...) holds that chapter's judges. Importing the package

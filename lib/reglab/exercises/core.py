@@ -4,7 +4,7 @@ An :class:`Exercise` names its answers (:class:`Answer`), its inputs (:class:`In
 reference is computed from, each declared by the student notebook's stub) and a *judge*: a
 function of the answers and inputs that computes the reference by a route of its own and
 returns, per answer, ``(passed, detail)``. The chapter modules of this package define the judges
-with :func:`_define` and the helpers of ``reglab.exercises._judging``. This module imports no
+with ``_define`` and the helpers of ``reglab.exercises._judging``. This module imports no
 chapter module: the package imports them all, so that every exercise is registered before
 :func:`exercise` is asked for one.
 

@@ -63,7 +63,7 @@ WD5 = experiment(
 )
 
 
-#: The run of WD-5: every default of :class:`HessianPredictionConfig`, on :data:`WD5_SEEDS` seeds.
+#: The run of WD-5: every default of :class:`HessianPredictionConfig`, on ``WD5_SEEDS`` seeds.
 WD5_CONFIG = HessianPredictionConfig()
 WD5_SEEDS = 5
 
@@ -298,7 +298,7 @@ def weight_decay_sweep(
 
     Notes
     -----
-    One :class:`~reglab.training.StackedMLP` holds every member;
+    One :class:`~reglab.stacked.StackedMLP` holds every member;
     :func:`~reglab.training.fit_stacked` adds
     :math:`\\alpha_m \\cdot \\tfrac12\\|W_m\\|^2` to member ``m``'s loss, which for SGD is
     exactly weight decay (WD-2).
