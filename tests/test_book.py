@@ -46,12 +46,15 @@ def test_ledger_markdown_lists_every_check_and_what_it_rejects():
 
 
 def test_glue_stores_a_stated_number_of_digits_never_a_raw_repr():
-    assert glue("t_float", 2.4105791970520047) == 2.411
-    assert glue("t_six", 2.4105791970520047, digits=6) == 2.41058
-    assert glue("t_tensor", torch.tensor(0.123456789)) == 0.1235
-    assert glue("t_numpy", np.float32(1.5)) == 1.5
-    assert glue("t_int", 7) == 7 and glue("t_text", "supported") == "supported"
-    assert book.GLUED["t_float"] == 2.411
+    glue("t_float", 2.4105791970520047)
+    glue("t_six", 2.4105791970520047, digits=6)
+    glue("t_tensor", torch.tensor(0.123456789))
+    glue("t_numpy", np.float32(1.5))
+    glue("t_int", 7)
+    glue("t_text", "supported")
+    got = {k: book.GLUED[k] for k in ("t_float", "t_six", "t_tensor", "t_numpy", "t_int", "t_text")}
+    assert got == {"t_float": 2.411, "t_six": 2.41058, "t_tensor": 0.1235, "t_numpy": 1.5, "t_int": 7,
+                   "t_text": "supported"}
 
 
 @pytest.mark.parametrize("value, error", [(torch.ones(2), ValueError), ([1.0], TypeError), (None, TypeError)])
@@ -68,11 +71,12 @@ def test_glue_digits_validated(digits):
 
 def test_glue_works_without_myst_nb(monkeypatch):
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb now fails, as in Colab
-    assert glue("t_plain", 1.23456) == 1.235 and book.GLUED["t_plain"] == 1.235
+    assert glue("t_plain", 1.23456) is None and book.GLUED["t_plain"] == 1.235
 
 
 def test_glue_many_prefixes_the_names():
-    assert glue_many("t_many", seeds=5, gain=0.123456) == {"t_many_seeds": 5, "t_many_gain": 0.1235}
+    glue_many("t_many", seeds=5, gain=0.123456)
+    assert (book.GLUED["t_many_seeds"], book.GLUED["t_many_gain"]) == (5, 0.1235)
 
 
 def test_show_puts_each_part_on_its_own_line(capsys):
@@ -115,3 +119,15 @@ def test_record_verdict_and_printout(capsys):
     o = record("T-34", [1.0, 1.1, 0.9, 1.0, 1.05])
     assert o.verdict == "supported" and "T-34: gain = +1.01 points" in capsys.readouterr().out
     assert book.GLUED["T-34:verdict"] == "supported"
+
+
+def test_what_the_page_functions_return_is_not_displayed_again():
+    """A cell ending with show_checks(...) or record(...) shows only what they printed."""
+    @derivation("T-35", chapter="_tests", claim="1 = 1", planted={"two": "1 = 2"})
+    def check_quiet(*, planted=None):
+        return compare("T-35", 1.0, 2.0 if planted else 1.0, atol=1e-12)
+
+    shown = show_checks("T-35")
+    assert isinstance(shown, tuple) and shown[0].passed and shown._ipython_display_() is None
+    experiment("T-36", chapter="_tests", claim="c", expected="increase", measures="gain", unit="")
+    assert record("T-36", [1.0, 1.1, 0.9, 1.0, 1.05])._ipython_display_() is None

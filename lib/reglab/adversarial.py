@@ -9,7 +9,7 @@
   examples; pass it as ``fit_stacked(..., transform=...)`` to train many seeds at once.
 
 All three work for a plain model, mapping (b, d) to (b, k), and for a stacked model
-(:class:`~reglab.training.StackedMLP`), mapping (M, b, d) to (M, b, k): each member is then
+(:class:`~reglab.stacked.StackedMLP`), mapping (M, b, d) to (M, b, k): each member is then
 attacked with its own gradient, so M seeds are attacked in one call.
 """
 from __future__ import annotations

@@ -32,6 +32,7 @@ from .derivations.registry import Outcome, Result, _id_key, errata, outcome_from
 
 __all__ = [
     "GLUED",
+    "Shown",
     "errata_markdown",
     "glue",
     "glue_many",
@@ -88,7 +89,18 @@ def _source(fn) -> str:
     return code
 
 
-def show_checks(result_id: str, *labels: str, source: bool = False) -> tuple[Check, ...]:
+class Shown(tuple):
+    """The checks :func:`show_checks` printed: a tuple that a notebook does not display again.
+
+    A cell that ends with ``show_checks(...)`` shows the printed checks only, not their repr
+    (IPython calls ``_ipython_display_`` instead of printing the value).
+    """
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
+def show_checks(result_id: str, *labels: str, source: bool = False) -> Shown:
     """Run the checks of a result (all, or those with the given labels) and print each.
 
     Each check must pass (else :class:`~reglab.derivations.compare.CheckFailed`, with both
@@ -106,7 +118,8 @@ def show_checks(result_id: str, *labels: str, source: bool = False) -> tuple[Che
 
     Returns
     -------
-    tuple of Check
+    Shown
+        The checks (a tuple of :class:`~reglab.derivations.compare.Check`).
     """
     result = get_result(result_id)
     checks = []
@@ -121,7 +134,7 @@ def show_checks(result_id: str, *labels: str, source: bool = False) -> tuple[Che
             if made.passed:
                 raise CheckFailed(f"{result.id}: the planted error {planted.name!r} is not rejected:\n{made}")
             show(f"  planted error {planted.name!r}: rejected")
-    return tuple(checks)
+    return Shown(checks)
 
 
 def _stored(name: str, value, digits: int):
@@ -138,14 +151,16 @@ def _stored(name: str, value, digits: int):
     raise TypeError(f"glue {name!r}: the value must be a number or a string, but got {type(value).__name__}")
 
 
-def glue(name: str, value, *, digits: int = 4):
-    """Keep ``value`` under ``name`` for the prose (``{glue:text}`name:.2f```) and return it.
+def glue(name: str, value, *, digits: int = 4) -> None:
+    """Keep ``value`` under ``name`` for the prose (``{glue:text}`name:.2f```).
 
     A float (or a one-number tensor or NumPy scalar) is stored rounded to ``digits`` significant
     digits: what survives another CPU. Uses MyST-NB's glue where MyST-NB is installed; elsewhere
-    the value is kept in :data:`GLUED`.
+    the value is kept in :data:`GLUED`. Returns nothing, so that a cell ending with a glue call
+    shows nothing more.
 
     >>> glue("example_gap", 2.4105791970520047)
+    >>> GLUED["example_gap"]
     2.411
     """
     if not isinstance(name, str) or not name:
@@ -157,14 +172,14 @@ def glue(name: str, value, *, digits: int = 4):
     try:
         from myst_nb import glue as _myst_glue  # noqa: F401 (is the book's build stack here?)
     except ImportError:  # Colab, a plain Jupyter: the value stays in GLUED
-        return stored
+        return None
     _PENDING.append((name, stored))
     ip = _ipython()
     if ip is None:  # not in a kernel (a script, the tests): glue now
         _flush()
     elif not _PENDING[:-1]:  # the first glue of this cell: glue them all when the cell ends
         ip.events.register("post_run_cell", _flush_after_cell)
-    return stored
+    return None
 
 
 # Glued values wait for the end of their cell: MyST-NB stores each as a (hidden) display output,
@@ -196,15 +211,17 @@ def _flush_after_cell(result=None) -> None:
     _flush()
 
 
-def glue_many(prefix: str, *, digits: int = 4, **values) -> dict:
+def glue_many(prefix: str, *, digits: int = 4, **values) -> None:
     """Glue several values at once: ``glue_many("do", gain=1.2)`` glues ``do_gain``.
 
     >>> glue_many("example", seeds=5, gain=0.123456)
-    {'example_seeds': 5, 'example_gain': 0.1235}
+    >>> GLUED["example_seeds"], GLUED["example_gain"]
+    (5, 0.1235)
     """
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"prefix must be a non-empty string, but got {prefix!r}")
-    return {f"{prefix}_{k}": glue(f"{prefix}_{k}", v, digits=digits) for k, v in values.items()}
+    for k, v in values.items():
+        glue(f"{prefix}_{k}", v, digits=digits)
 
 
 def record(result_id: str, per_seed=None, *, effect=None, low=None, high=None, seeds=None,

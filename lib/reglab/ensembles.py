@@ -2,7 +2,7 @@
 
 Bagging (Bootstrap AGGregatING, Breiman 1996) trains ``k`` models, each on its own bootstrap
 resample of the training set (``n`` draws with replacement, Efron 1979), and averages their
-outputs. The members of a bag are trained at once as one :class:`~reglab.training.StackedMLP`
+outputs. The members of a bag are trained at once as one :class:`~reglab.stacked.StackedMLP`
 by :func:`~reglab.training.fit_stacked`, whose ``member_indices`` are the bootstrap samples.
 :func:`error_moments` measures what the lecture's analysis of the ensemble needs: each
 member's mean squared error ``v`` and the mean product ``c`` of two members' errors.

@@ -182,7 +182,7 @@ def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
     """LS-1 for the lecture's example, the digit 6 of MNIST's ten digits.
 
     The lecture's rule (replace 0 by eps/(k-1) and 1 by 1 - eps, k = 10) applied to the one-hot
-    code of the digit 6, against :func:`~reglab.noise.smooth_labels`: the ten entries, then their sum.
+    code of the digit 6, against :func:`~reglab.labels.smooth_labels`: the ten entries, then their sum.
     """
     _, eps = _check_k_eps(10, eps)
     k, digit = 10, 6
@@ -249,7 +249,7 @@ def check_pytorch_target(*, eps: float = 0.2, num_classes: int = 10, seed: int =
 
     For cross-entropy against a target q, the gradient with respect to the logits is
     softmax(z) - q, so q = softmax(z) - grad. That q, at e = eps k/(k-1), against
-    :func:`~reglab.noise.smooth_labels` with eps.
+    :func:`~reglab.labels.smooth_labels` with eps.
     """
     num_classes, eps = _check_k_eps(num_classes, eps)
     g = torch.Generator().manual_seed(check_int("seed", seed, low=0))

@@ -195,6 +195,10 @@ class Outcome:
     def __str__(self) -> str:
         return self.text()
 
+    def _ipython_display_(self) -> None:
+        # record() prints the outcome; a cell that ends with record(...) shows it once.
+        return None
+
     def as_dict(self) -> dict:
         return {"id": self.id, "effect": self.effect, "low": self.low, "high": self.high,
                 "seeds": self.seeds, "unit": self.unit, "expected": self.expected,

@@ -45,7 +45,7 @@ class BaggingConfig:
     sizes : tuple of int
         Layer widths of every member (input 40 for MNIST-1D, 10 classes).
     epochs, lr, batch_size, optimizer, seed
-        Training settings of every member (see :class:`reglab.training.TrainConfig`); no other
+        Training settings of every member (see :class:`reglab.runs.TrainConfig`); no other
         regularization.
     """
 
@@ -68,7 +68,7 @@ class BaggingConfig:
         return self.num_bags * self.members_per_bag
 
     def train_config(self) -> TrainConfig:
-        """The :class:`reglab.training.TrainConfig` every member is trained with."""
+        """The :class:`reglab.runs.TrainConfig` every member is trained with."""
         return TrainConfig(epochs=self.epochs, lr=self.lr, optimizer=self.optimizer,
                            batch_size=self.batch_size, seed=self.seed)
 

@@ -82,7 +82,7 @@ class DropoutConfig:
         check_real("keep_prob", self.keep_prob, low=0.0, high=1.0, low_open=True)
 
     def train_config(self) -> TrainConfig:
-        """The :class:`reglab.training.TrainConfig` of both arms."""
+        """The :class:`reglab.runs.TrainConfig` of both arms."""
         return TrainConfig(epochs=self.epochs, lr=self.lr, momentum=self.momentum,
                            batch_size=self.batch_size, seed=self.data_seed)
 

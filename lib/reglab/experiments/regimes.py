@@ -322,7 +322,7 @@ def train_width(
     width : int >= 1
         Hidden units.
     num_seeds : int >= 2
-        Members of one :class:`~reglab.training.StackedMLP`, each its own initialisation and
+        Members of one :class:`~reglab.stacked.StackedMLP`, each its own initialisation and
         minibatch order.
     config : TrainConfig, optional
         Default :data:`WIDTH_CONFIG`: 40 epochs of SGD with momentum, rate 0.05, batches of 50.
