@@ -189,3 +189,23 @@ def test_binder_opens_the_jupyter_native_edition():
     assert "python -m tools.make_notebooks --out _build/jupyter" in lines
     assert "cp _build/jupyter/*.ipynb book/" in lines
     assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_teaching_cells_do_not_glue(path):
+    """Copying numbers into the prose is folded out of sight (BOOK_SPEC 13): a visible code cell
+    teaches; its glue calls live in a folded cell after it (`python -m tools.fold_glue`)."""
+    from tools.fold_glue import visible_glue_cells
+
+    assert visible_glue_cells(path) == [], f"{path.name}: run `python -m tools.fold_glue`, then `make outputs`"
+
+
+def test_glue_folding_keeps_what_the_cell_computes():
+    from tools.fold_glue import split_glue
+
+    teaching, glue = split_glue("x = 2\nfor i in range(3):\n    glue(f'x{i}', x * i)\nprint(x)")
+    assert (teaching, glue) == ("x = 2\nprint(x)", "for i in range(3):\n    glue(f'x{i}', x * i)")
+    assert split_glue("x = 2\nglue('x', x)\nx = 3") is None  # it would glue 3
+    assert split_glue("for i in range(2):\n    glue('i', i)\nprint(i)") is None  # i would differ
+    assert split_glue("glue('x', 1)\nfig") is None  # fig would be displayed
+    assert split_glue("for i in range(2):\n    print(i)\n    glue('i', i)") is None  # mixed loop
