@@ -158,3 +158,32 @@ def test_quadratic_problem_rejects_bad_input():
         quadratic_problem(2, eigenvalues=torch.tensor([1.0, 0.0]))
     with pytest.raises(ValueError, match=r"dim must be an integer in \[1, inf\]"):
         quadratic_problem(0)
+
+
+def test_mnist1d_is_generated_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    from reglab import data as data_module
+
+    monkeypatch.setenv("REGLAB_CACHE", str(tmp_path))
+    data_module._mnist1d_arrays.cache_clear()
+    generated = data_module._mnist1d_arrays(7)
+    (stored,) = tmp_path.glob("mnist1d-*-seed7.npz")
+    data_module._mnist1d_arrays.cache_clear()
+    read = data_module._mnist1d_arrays(7)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(generated, read))
+    stored.write_bytes(b"not an npz file")  # a damaged cache is generated anew, not an error
+    data_module._mnist1d_arrays.cache_clear()
+    again = data_module._mnist1d_arrays(7)
+    assert all(np.array_equal(a, b) for a, b in zip(generated, again))
+    with np.load(stored) as replaced:
+        assert np.array_equal(replaced["x"], generated[0])
+    data_module._mnist1d_arrays.cache_clear()
+
+
+def test_mnist1d_cache_can_be_turned_off(tmp_path, monkeypatch):
+    from reglab import data as data_module
+
+    monkeypatch.setenv("REGLAB_CACHE", "")
+    assert data_module._cache_dir() is None
+    monkeypatch.delenv("REGLAB_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert data_module._cache_dir() == tmp_path / "reglab"

@@ -10,7 +10,10 @@
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +21,7 @@ from torch import Tensor
 
 from ._validation import check_int, check_real
 
-__all__ = ["Dataset", "mnist1d", "digits", "polynomial_regression", "quadratic_problem"]
+__all__ = ["Dataset", "digits", "mnist1d", "polynomial_regression", "quadratic_problem"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Dataset:
             f"classes={self.num_classes})"
         )
 
-    def validation_split(self, fraction: float = 0.2, *, seed: int = 0) -> tuple["Dataset", tuple[Tensor, Tensor]]:
+    def validation_split(self, fraction: float = 0.2, *, seed: int = 0) -> tuple[Dataset, tuple[Tensor, Tensor]]:
         """Hold out ``fraction`` of the training set: returns (smaller dataset, (x_val, y_val))."""
         fraction = check_real("fraction", fraction, low=0.0, high=1.0, low_open=True, high_open=True)
         n = self.x_train.shape[0]
@@ -82,7 +85,7 @@ class Dataset:
         rest = Dataset(self.x_train[tr_idx], self.y_train[tr_idx], self.x_test, self.y_test, self.num_classes, self.name)
         return rest, (self.x_train[val_idx], self.y_train[val_idx])
 
-    def subset(self, n_train: int, *, seed: int = 0) -> "Dataset":
+    def subset(self, n_train: int, *, seed: int = 0) -> Dataset:
         """The first ``n_train`` training examples of a seeded shuffle (test set unchanged)."""
         n_train = check_int("n_train", n_train, low=1, high=self.x_train.shape[0])
         perm = torch.randperm(self.x_train.shape[0], generator=torch.Generator().manual_seed(check_int("seed", seed, low=0)))
@@ -90,14 +93,52 @@ class Dataset:
         return Dataset(self.x_train[idx], self.y_train[idx], self.x_test, self.y_test, self.num_classes, self.name)
 
 
+def _cache_dir() -> Path | None:
+    """Where generated data sets are kept between processes, or None if caching is off.
+
+    ``$REGLAB_CACHE`` if set (an empty value turns caching off), else ``reglab`` in
+    ``$XDG_CACHE_HOME`` (default ``~/.cache``).
+    """
+    root = os.environ.get("REGLAB_CACHE")
+    if root is not None:
+        return Path(root) if root else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reglab"
+
+
 @functools.lru_cache(maxsize=4)
 def _mnist1d_arrays(seed: int):
+    """MNIST-1D's arrays for ``seed``: generated once (seconds), then read from the cache.
+
+    The file's name holds the versions of mnist1d and NumPy that generated it, so a new version
+    of either generates anew. A cache that cannot be written is skipped, never an error.
+    """
+    from importlib.metadata import version
+
+    name = f"mnist1d-{version('mnist1d')}-numpy{np.__version__}-seed{seed}.npz"
+    folder = _cache_dir()
+    path = folder / name if folder is not None else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as stored:
+                return tuple(stored[k] for k in ("x", "y", "x_test", "y_test"))
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged file: generate anew, and replace it
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
     args.seed = seed
     data = make_dataset(args)  # generated from templates in the package, no download
-    return data["x"], data["y"], data["x_test"], data["y_test"]
+    arrays = tuple(np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test"))
+    if path is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # written beside its final name and renamed: two processes never see half a file
+            with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as tmp:
+                np.savez(tmp, **dict(zip(("x", "y", "x_test", "y_test"), arrays)))
+            os.replace(tmp.name, path)
+        except OSError:
+            pass
+    return arrays
 
 
 def mnist1d(*, seed: int = 42, dtype: torch.dtype = torch.float64) -> Dataset:
@@ -119,6 +160,8 @@ def mnist1d(*, seed: int = 42, dtype: torch.dtype = torch.float64) -> Dataset:
     -----
     Greydanus (2020), "Scaling down deep learning". The package's defaults are used
     (templates of length 12, padding, shear, translation, correlated and iid noise).
+    Generating the set takes seconds; it is kept in ``~/.cache/reglab`` (``$REGLAB_CACHE``
+    elsewhere, empty for no cache) and read from there by the next process.
 
     Examples
     --------
