@@ -122,6 +122,9 @@ def test_course_notebook_cells(path):
             text.cell_type == "markdown" and meta["grade"] and meta["solution"] and meta["points"] == written
         )
         assert make_nbgrader.BEGIN in text.source, f"{label}: the model answer is the written cell's solution"
+        assert "<details>" not in text.source and "<summary>" not in text.source, (
+            f"{label}: the model answer is folded"
+        )
     assert total == sum(make_nbgrader.POINTS[label][0] for label in _graded(path.stem))
 
 

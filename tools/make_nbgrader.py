@@ -26,6 +26,7 @@ The points of every exercise are set in :data:`POINTS`, and nowhere else.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -154,6 +155,12 @@ def planted_source(ex) -> str:
     )
 
 
+def _unfolded(text: str) -> str:
+    """A solution's text without the folding of the Jupyter-native edition (``<details>``)."""
+    folding = re.compile(r"^\s*(</?details>|<summary>.*</summary>)\s*$")
+    return "\n".join(line for line in text.splitlines() if not folding.match(line)).strip("\n")
+
+
 def course_notebook(path: Path) -> nbformat.NotebookNode:
     """The nbgrader source notebook of one chapter of the Jupyter-native edition."""
     native = nbformat.read(path, as_version=4)
@@ -182,7 +189,7 @@ def course_notebook(path: Path) -> nbformat.NotebookNode:
             cell.source = test_source(ex, auto)
             cell.metadata["nbgrader"] = _meta(f"{label}-check", grade=True, locked=True, points=auto)
         elif role == "written":
-            model = "\n\n".join(t.strip("\n") for t in found[label]["text"])
+            model = "\n\n".join(_unfolded(t) for t in found[label]["text"])
             cell.source = f"{cell.source}\n\n{BEGIN}\n\n{model}\n\n{END}"
             cell.metadata["nbgrader"] = _meta(f"{label}-written", grade=True, solution=True, points=written)
         else:
