@@ -13,7 +13,9 @@ environment does not hold), on one copy of the course per chapter: ``generate_as
 * ``untouched``: the released notebook as it was handed out: 0 points, and no error but the
   failed assertions of the checks;
 * ``planted``: the reference with every second exercise's answer replaced by a deliberately
-  wrong one (:func:`reglab.planted_answer`): 0 exactly at those, full points elsewhere.
+  wrong one (:func:`reglab.planted_answer`): 0 exactly at those, full points elsewhere, where
+  the answer cell asserts that the check rejects the planted error all the same. With the
+  reference, every check is seen to accept the book's solution and reject a planted error.
 
 Every chapter runs three times: minutes per chapter (``pytest tests -m nbgrader -n 2``).
 """
@@ -211,8 +213,11 @@ def test_nbgrader_grades_the_reference_the_untouched_release_and_planted_errors(
     planted = nbformat.read(source, as_version=4)
     for cell in planted.cells:
         grade_id = cell.metadata["nbgrader"]["grade_id"]
-        if grade_id.removesuffix("-answer") in _planted(chapter):
-            cell.source += make_nbgrader.planted_source(exercise(grade_id.removesuffix("-answer")))
+        label = grade_id.removesuffix("-answer")
+        if label in _planted(chapter):
+            cell.source += make_nbgrader.planted_source(exercise(label))
+        elif label in _graded(chapter):  # the check still rejects a planted error, where it scores
+            cell.source += make_nbgrader.rejected_source(exercise(label))
     for student, nb in zip(STUDENTS, (reference, released, planted)):
         folder = root / "submitted" / student / chapter
         folder.mkdir(parents=True)

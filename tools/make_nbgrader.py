@@ -155,6 +155,18 @@ def planted_source(ex) -> str:
     )
 
 
+def rejected_source(ex) -> str:
+    """Lines asserting that the check of ``ex`` rejects a deliberately wrong version of the answer
+    in the kernel (the right answer stays in place; for the tests)."""
+    answers = ", ".join(f"{n}={n}" for n in ex.names)
+    call = ex.check_line(f'**planted_answer("{ex.label}", {answers})').removesuffix(";")
+    return (
+        "\n# Test only: the check must reject a deliberately wrong answer (the right one stays).\n"
+        "from reglab import check_exercise, planted_answer\n\n"
+        f'assert not {call}.passed, "a planted error passed the check"\n'
+    )
+
+
 def _unfolded(text: str) -> str:
     """A solution's text without the folding of the Jupyter-native edition (``<details>``)."""
     folding = re.compile(r"^\s*(</?details>|<summary>.*</summary>)\s*$")
