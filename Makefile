@@ -6,6 +6,7 @@
 #   make outputs  re-execute notebooks in place (NB=book/x.ipynb for one) and record time/memory
 #   make notebooks  the Jupyter-native edition (no MyST left: Jupyter, Colab) in _build/jupyter
 #   make student  student notebooks (solutions removed, answers self-checked) in _build/student
+#   make nbgrader the student kit as an nbgrader course (for instructors) in _build/nbgrader
 #   make bench    budgets measured side by side
 #   make reproducibility   nbval with 1 and 2 threads and on the AVX2 and baseline CPU paths
 #   make serve    serve the built site on http://127.0.0.1:8000
@@ -30,7 +31,7 @@ NBVAL_PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) -n $(WORKERS) --dist l
 STAGE := $(PYTHON) -m tools.stage
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-.PHONY: colab-env notebooks lock help book pdf test-pdf student test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
+.PHONY: colab-env notebooks lock help book pdf test-pdf student nbgrader test-nbgrader test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
 
 help:
 	@sed -n '2,/^[^#]/p' Makefile | grep '^#'
@@ -99,13 +100,14 @@ test: $(STAMP)
 	@$(STAGE) run test-lib -- $(MAKE) --no-print-directory test-lib
 	@$(STAGE) run test-notebooks -- $(MAKE) --no-print-directory test-notebooks
 	@$(STAGE) run test-student -- $(MAKE) --no-print-directory test-student
+	@$(STAGE) run test-nbgrader -- $(MAKE) --no-print-directory test-nbgrader
 	@$(STAGE) run test-pdf -- $(MAKE) --no-print-directory test-pdf
 	@$(STAGE) run test-site -- $(MAKE) --no-print-directory test-site
 	@$(STAGE) report
 endif
 
 test-lib: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not site and not pdf and not student"
+	$(BIN)/python -m pytest tests -m "not site and not pdf and not student and not nbgrader"
 	$(BIN)/python -m pytest --doctest-modules lib/reglab -p no:cacheprovider -q
 
 # Every student notebook run with the book's solutions filled in (all checks "correct") and
@@ -117,6 +119,27 @@ test-lib: $(STAMP)
 COLAB := _build/colab
 test-student: $(STAMP) notebooks student colab-env
 	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab $(BIN)/python -m pytest tests -m student -n $(WORKERS) --dist loadfile -p no:cacheprovider
+
+# The course nbgrader grades: the student kit with solution regions, graded checks and manually
+# graded written answers (tools/make_nbgrader.py), then graded by nbgrader itself: every chapter
+# released, and autograded as the reference answers (full marks), the release untouched (none)
+# and planted wrong answers (partial), in the Colab-like kernel. nbgrader pins JupyterLab and
+# Notebook: it lives in a venv of its own, never in the book's.
+NBGRADER_ENV := _build/nbgrader-env
+_build/nbgrader/.built: _build/jupyter/.built tools/make_nbgrader.py tools/make_student.py $(wildcard lib/reglab/exercises/*.py)
+	$(BIN)/python -m tools.make_nbgrader
+	touch $@
+nbgrader: _build/nbgrader/.built
+$(NBGRADER_ENV)/.installed:
+	rm -rf $(NBGRADER_ENV) && $(PYTHON) -m venv $(NBGRADER_ENV)
+	$(NBGRADER_ENV)/bin/python -m pip install --quiet --disable-pip-version-check nbgrader==0.9.6
+	touch $@
+# The Colab-like kernel is the one test-student built just before, else built here.
+test-nbgrader: $(STAMP) nbgrader $(NBGRADER_ENV)/.installed
+	test -d $(COLAB)/jupyter/share/jupyter/kernels/reglab-colab || $(MAKE) --no-print-directory colab-env
+	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab \
+	  REGLAB_NBGRADER_ENV="$(CURDIR)/$(NBGRADER_ENV)" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest tests/test_nbgrader.py -m nbgrader -n $(WORKERS) -p no:cacheprovider -rA --durations=0
 
 colab-env: $(STAMP)
 	rm -rf $(COLAB) && $(PYTHON) -m venv $(COLAB)/venv

@@ -1,0 +1,269 @@
+"""`make nbgrader`: the student kit as an nbgrader course, graded by nbgrader itself.
+
+The fast tests look at the course notebooks (tools/make_nbgrader.py): every chapter cell locked,
+an answer cell with a solution region and a graded check worth the exercise's points for every
+exercise with a check, the written answers graded by hand, the points of every exercise set.
+
+The tests marked ``nbgrader`` (``make test-nbgrader``) run nbgrader, installed in an environment
+of its own (``_build/nbgrader-env``: nbgrader pins JupyterLab and Notebook, which the book's
+environment does not hold), on one copy of the course per chapter: ``generate_assignment``, then
+``autograde`` of three submissions, executed in the Colab-like kernel (``REGLAB_KERNEL``):
+
+* ``reference``: the source notebook, solutions in place: every check earns its points;
+* ``untouched``: the released notebook as it was handed out: 0 points, and no error but the
+  failed assertions of the checks;
+* ``planted``: the reference with every second exercise's answer replaced by a deliberately
+  wrong one (:func:`reglab.planted_answer`): 0 exactly at those, full points elsewhere, where
+  the answer cell asserts that the check rejects the planted error all the same. With the
+  reference, every check is seen to accept the book's solution and reject a planted error.
+
+Every chapter runs three times: minutes per chapter (``pytest tests -m nbgrader -n 2``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from reglab import exercise, exercises
+
+from tools import make_nbgrader, make_student
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIVE = ROOT / "_build" / "jupyter"  # make notebooks
+COURSE = ROOT / "_build" / "nbgrader"  # make nbgrader
+NBGRADER_ENV = Path(os.environ.get("REGLAB_NBGRADER_ENV", ROOT / "_build" / "nbgrader-env"))
+KERNEL = os.environ.get("REGLAB_KERNEL", "python3")
+CHAPTERS = make_student.chapters()
+STUDENTS = ("reference", "untouched", "planted")
+
+
+def _graded(chapter: str) -> list[str]:
+    return [e.label for e in exercises() if e.chapter == chapter and e.answers]
+
+
+def _planted(chapter: str) -> list[str]:
+    """The exercises whose answers the planted submission gets wrong: every second one."""
+    return _graded(chapter)[1::2]
+
+
+def test_every_exercise_has_its_points():
+    labels = {e.label for e in exercises()}
+    assert set(make_nbgrader.POINTS) == labels, "POINTS must list every exercise once"
+    for label, (auto, written) in make_nbgrader.POINTS.items():
+        assert isinstance(auto, int) and isinstance(written, int), label
+        assert (auto > 0) == bool(exercise(label).answers), (
+            f"{label}: a check is worth points, and only a check"
+        )
+        assert written > 0, f"{label}: every exercise has a written answer"
+    with pytest.raises(ValueError, match="label must be an exercise"):
+        make_nbgrader.points("ex-nowhere-1")
+
+
+def _course(path: Path):
+    if not (NATIVE / path.name).exists():
+        pytest.skip("the Jupyter-native edition is not built (make notebooks)")
+    return make_nbgrader.course_notebook(NATIVE / path.name)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_course_notebook_cells(path):
+    nb = _course(path)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells]
+    assert len(ids) == len(set(ids)), "grade ids must be unique"
+    assert all(c.metadata["nbgrader"]["schema_version"] == 3 for c in nb.cells)
+    by_id = {c.metadata["nbgrader"]["grade_id"]: (k, c) for k, c in enumerate(nb.cells)}
+    chapter_cells = [c for c in nb.cells if c.metadata.get("reglab", {}).get("role") in (None, "note")]
+    assert all(
+        c.metadata["nbgrader"]
+        == {
+            "schema_version": 3,
+            "grade_id": c.metadata["nbgrader"]["grade_id"],
+            "grade": False,
+            "solution": False,
+            "locked": True,
+        }
+        for c in chapter_cells
+    )
+    assert chapter_cells[0].source == nbformat.read(NATIVE / path.name, as_version=4).cells[0].source
+    total = 0
+    for label in make_student.solutions(nbformat.read(path, as_version=4)):
+        ex, (auto, written) = exercise(label), make_nbgrader.POINTS[label]
+        k, answer = by_id[f"{label}-answer"]
+        assert answer.cell_type == "code" and answer.metadata["nbgrader"]["solution"]
+        body = answer.source.split(make_nbgrader.BEGIN + "\n")
+        assert len(body) == 2 and body[1].rstrip().endswith(make_nbgrader.END), label
+        if ex.answers:
+            assert body[0] == ex.stub(), f"{label}: the answer cell starts with the student notebook's stub"
+            check = nb.cells[k + 1]
+            assert check.metadata["nbgrader"] == {
+                "schema_version": 3,
+                "grade_id": f"{label}-check",
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "points": auto,
+            }
+            assert (
+                "result = check_exercise(" in check.source
+                and f'"{label}", ' in check.source
+                and "assert result.passed, result.message" in check.source
+            )
+            total += auto
+        else:
+            assert f"{label}-check" not in by_id
+        _, text = by_id[f"{label}-written"]
+        meta = text.metadata["nbgrader"]
+        assert (
+            text.cell_type == "markdown" and meta["grade"] and meta["solution"] and meta["points"] == written
+        )
+        assert make_nbgrader.BEGIN in text.source, f"{label}: the model answer is the written cell's solution"
+        assert "<details>" not in text.source and "<summary>" not in text.source, (
+            f"{label}: the model answer is folded"
+        )
+    assert total == sum(make_nbgrader.POINTS[label][0] for label in _graded(path.stem))
+
+
+# --- nbgrader itself --------------------------------------------------------------------------
+
+
+def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "PATH": f"{NBGRADER_ENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        "MKL_NUM_THREADS": "1",
+    }
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(
+        [str(NBGRADER_ENV / "bin" / "nbgrader"), *args],
+        check=False,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+GRADES = """
+import json, sys
+from nbgrader.api import Gradebook
+root, chapter = sys.argv[1], sys.argv[2]
+out = {}
+with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+    for student in sys.argv[3:]:
+        nb = gb.find_submission_notebook(chapter, chapter, student)
+        out[student] = {g.name: {"auto": g.auto_score, "max": g.max_score, "manual": g.needs_manual_grade}
+                        for g in nb.grades}
+print(json.dumps(out))
+"""
+
+
+def _grades(root: Path, chapter: str) -> dict:
+    done = subprocess.run(
+        [str(NBGRADER_ENV / "bin" / "python"), "-c", GRADES, str(root), chapter, *STUDENTS],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def _errors(nb) -> dict[str, list[str]]:
+    """Per cell (its grade id) that raised: the exception's name."""
+    return {
+        c.metadata.get("nbgrader", {}).get("grade_id", "?"): [
+            o.ename for o in c.outputs if o.output_type == "error"
+        ]
+        for c in nb.cells
+        if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)
+    }
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_nbgrader_grades_the_reference_the_untouched_release_and_planted_errors(path):
+    chapter = path.stem
+    if not (NBGRADER_ENV / "bin" / "nbgrader").exists():
+        pytest.fail(f"no nbgrader in {NBGRADER_ENV}: run `make test-nbgrader`, which installs it")
+    source = COURSE / "source" / chapter / path.name
+    if not source.exists():
+        pytest.fail(f"{source} is not there: run `make nbgrader`")
+    root = ROOT / "_build" / "nbgrader-test" / chapter  # one course per chapter: chapters run in parallel
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "source" / chapter).mkdir(parents=True)
+    shutil.copy(COURSE / "nbgrader_config.py", root)
+    shutil.copy(source, root / "source" / chapter)
+
+    made = _nbgrader(root, "generate_assignment", chapter, "--force")
+    assert made.returncode == 0, made.stderr[-3000:]
+    release = root / "release" / chapter / path.name
+    released = nbformat.read(release, as_version=4)
+    assert make_nbgrader.BEGIN not in "".join(c.source for c in released.cells), (
+        "a solution region was released"
+    )
+
+    reference = nbformat.read(source, as_version=4)
+    planted = nbformat.read(source, as_version=4)
+    for cell in planted.cells:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        label = grade_id.removesuffix("-answer")
+        if label in _planted(chapter):
+            cell.source += make_nbgrader.planted_source(exercise(label))
+        elif label in _graded(chapter):  # the check still rejects a planted error, where it scores
+            cell.source += make_nbgrader.rejected_source(exercise(label))
+    for student, nb in zip(STUDENTS, (reference, released, planted)):
+        folder = root / "submitted" / student / chapter
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / path.name)
+
+    start = time.perf_counter()
+    graded = _nbgrader(root, "autograde", chapter, "--force", f"--Execute.kernel_name={KERNEL}")
+    seconds = time.perf_counter() - start
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    assert "ERROR" not in graded.stderr, graded.stderr[-3000:]
+    grades = _grades(root, chapter)
+
+    checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in _graded(chapter)}
+    wrong = {f"{label}-check" for label in _planted(chapter)}
+    expected = {
+        "reference": dict(checks),
+        "untouched": dict.fromkeys(checks, 0.0),
+        "planted": {k: 0.0 if k in wrong else v for k, v in checks.items()},
+    }
+    marks = {}
+    for student in STUDENTS:
+        auto = {name: g["auto"] for name, g in grades[student].items() if name in checks}
+        assert auto == expected[student], f"{chapter}, {student}: autograded marks {auto}"
+        assert all(g["max"] == checks[name] for name, g in grades[student].items() if name in checks)
+        written = {name: g for name, g in grades[student].items() if name.endswith("-written")}
+        assert set(written) == {f"{e.label}-written" for e in exercises() if e.chapter == chapter}
+        for name, g in written.items():  # by hand; an answer left as released scores 0 by itself
+            assert (g["manual"], g["auto"]) == ((False, 0.0) if student == "untouched" else (True, None)), (
+                name
+            )
+        marks[student] = sum(auto.values())
+    total = sum(checks.values())
+    assert marks["reference"] == total and marks["untouched"] == 0
+    if len(checks) > 1:
+        assert 0 < marks["planted"] < total
+
+    # No error but the checks' failed assertions: none with the reference; in the untouched
+    # release and the planted submission, only at the checks that score 0.
+    for student in STUDENTS:
+        done = nbformat.read(root / "autograded" / student / chapter / path.name, as_version=4)
+        errors = _errors(done)
+        failing = {k for k, v in expected[student].items() if v == 0}
+        assert set(errors) == failing, f"{chapter}, {student}: errors in {errors}"
+        assert all(v == ["AssertionError"] for v in errors.values()), f"{chapter}, {student}: {errors}"
+    print(
+        f"{chapter}: autograded marks reference {marks['reference']:g}/{total}, untouched "
+        f"{marks['untouched']:g}, planted {marks['planted']:g} (wrong: {', '.join(sorted(wrong)) or 'none'}); "
+        f"autograde of 3 submissions {seconds:.0f} s (kernel {KERNEL})"
+    )
