@@ -11,7 +11,7 @@ Everything a chapter notebook does that is page plumbing rather than teaching li
   value in :data:`GLUED`, so a chapter runs with nothing but ``reglab`` installed. A number is
   stored at a stated number of significant digits (4 unless asked), never as a float's full
   repr, whose last digits change from one CPU to the next.
-* The appendix pages (the results ledger, the errata) are rendered by :mod:`reglab.appendix`;
+* The appendix pages (the results ledger, the errata) are rendered by ``reglab.appendix``;
   its functions are re-exported here.
 """
 from __future__ import annotations
