@@ -165,3 +165,27 @@ def test_every_derivation_has_its_claim_typeset_as_valid_math(result):
 ])
 def test_tex_problems_catches_plain_text_math(bad):
     assert tex_problems(bad), f"not caught: {bad!r}"
+
+
+@pytest.mark.parametrize("page", ["ledger", "errata"])
+def test_the_appendix_page_has_a_section_per_chapter_in_book_order(page):
+    """A heading per chapter (its title, a link to it), in the order of _toc.yml, over its table."""
+    import nbformat
+
+    from reglab.derivations.registry import errata
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    order = [e["file"].split("/")[-1] for part in toc["parts"] for e in part["chapters"] if "/appendix/" not in e["file"]]
+    having = {r.chapter for r in RESULTS} if page == "ledger" else {r.chapter for r, _ in errata()}
+    nb = nbformat.read(ROOT / "book" / "appendix" / f"{page}.ipynb", as_version=4)
+    sections = []
+    for cell, after in zip(nb.cells, [*nb.cells[1:], None]):
+        m = re.search(r"^## \{doc\}`(.+) <\.\./(\w+)>`$", cell.source, re.MULTILINE) if cell.cell_type == "markdown" else None
+        if m:
+            sections.append(m.group(2))
+            chapter = nbformat.read(ROOT / "book" / f"{m.group(2)}.ipynb", as_version=4)
+            title = next(line[2:].strip() for c in chapter.cells if c.cell_type == "markdown"
+                         for line in c.source.splitlines() if line.startswith("# "))
+            assert m.group(1) == title, f"{page}: the heading of {m.group(2)} is not its title {title!r}"
+            assert after is not None and f'chapter="{m.group(2)}"' in after.source, f"{page}: no table under {title}"
+    assert sections == [c for c in order if c in having]
