@@ -1,12 +1,14 @@
 """reglab.book: the chapter page (show, show_checks, record, glue) and the appendix tables."""
+import re
 import sys
 
 import numpy as np
 import pytest
 import torch
 from reglab import book
-from reglab.book import glue, glue_many, ledger_markdown, record, show, show_checks
-from reglab.derivations.compare import Check, CheckFailed, compare
+from reglab.appendix import chapters_in_order, errata_markdown, ledger_markdown, run_ledger
+from reglab.book import glue, glue_many, record, show, show_checks
+from reglab.derivations.compare import CheckFailed, compare
 from reglab.derivations.registry import Part, Planted, Result, derivation, experiment, get_result
 
 
@@ -34,15 +36,89 @@ def test_outcome_is_read_back_from_the_stored_outputs(tmp_path, monkeypatch):
     assert myst_nb
 
 
-def test_ledger_markdown_lists_every_check_and_what_it_rejects():
-    check = compare("T-11", 2.0, 2.0, atol=1e-9)
-    part = Part("enumeration", lambda: check, (Planted("alpha*w", "wrong sign"),))
-    rows = [(Result("T-11", "tests", "a claim with alpha*w | pipe", "derivation", (part,)), (check,))]
-    table = ledger_markdown(rows, rejected={("T-11", "alpha*w"): True})
-    assert "| T-11 | a claim with alpha\\*w \\| pipe" in table and ": agree |" in table
-    assert "alpha\\*w (rejected)" in table.splitlines()[-1]
-    assert "NOT rejected" in ledger_markdown(rows, rejected={("T-11", "alpha*w"): False})
-    assert isinstance(check, Check)
+def _ledger_rows():
+    first = compare("T-41", 2.0, 2.0, atol=1e-9)
+    second = compare("T-41", 3.0, 3.5, atol=1.0)
+    parts = (Part("enumeration", lambda: first, (Planted("alpha*w", "wrong sign", kind="student"),)),
+             Part("autograd", lambda: second, (Planted("p^2", "second moment", "slide X", "p(1-p)"),)))
+    derivation = Result("T-41", "_t_dropout", "a claim with alpha*w | pipe", "derivation", parts,
+                        claim_tex=r"a claim with $\alpha w$")
+    other = Result("T-42", "_t_bagging", "another claim_with x_i", "derivation", (Part("mc", lambda: first, ()),))
+    return [(derivation, (first, second)), (other, (first,))]
+
+
+def test_ledger_markdown_is_one_row_per_result_with_its_checks_folded_beneath():
+    rows = _ledger_rows()
+    table = ledger_markdown(rows, {("T-41", "alpha*w"): True, ("T-41", "p^2"): True})
+    ids = re.findall(r"^\* - (.+)$", table, re.MULTILINE)
+    assert ids == ["ID", '<span class="reglab-id">{doc}`T-41 <../_t_dropout>`</span>',
+                   '<span class="reglab-id">{doc}`T-42 <../_t_bagging>`</span>']
+    assert table.count('<details class="reglab-fold">') == 2 and table.count("</details>") == 2
+    assert "<summary>2 checks, all agree; 2 of 2 planted mistakes rejected</summary>" in table
+    assert "<summary>1 check, all agree</summary>" in table and "declares no planted mistake" in table
+    # each check: its label, both numbers side by side, the verdict, what it rejects
+    assert "- **enumeration**" in table and "- **autograd**" in table
+    assert "difference 0.5, tolerance 1.0e+00: agree" in table
+    assert "planted: *alpha\\*w* (wrong sign) (rejected)" in table and "a slip of the lecture" in table
+    # the claim typeset from claim_tex; without one, the plain claim shown as written
+    assert r"a claim with $\alpha w$" in table and "another claim\\_with x\\_i" in table
+    assert table.count('<span class="reglab-verdict">confirmed</span>') == 2
+    assert ":widths: 12 70 18" in table and ":class: reglab-ledger longtable" in table
+
+
+def test_ledger_markdown_shows_a_planted_error_not_rejected_and_a_chapter_at_a_time():
+    rows = _ledger_rows()
+    table = ledger_markdown(rows, {("T-41", "alpha*w"): False, ("T-41", "p^2"): True})
+    assert "NOT rejected" in table and "not confirmed" in table and "1 of 2 planted mistakes" in table
+    one = ledger_markdown(rows, chapter="_t_bagging")
+    assert "T-42" in one and "T-41" not in one
+    with pytest.raises(ValueError, match="no registered result in the chapter 'nowhere'"):
+        ledger_markdown(rows, chapter="nowhere")
+    with pytest.raises(TypeError, match="rejected must be a dict"):
+        ledger_markdown(rows, rejected=[("T-41", "alpha*w")])
+    with pytest.raises(ValueError, match="book_dir"):
+        ledger_markdown([(Result("T-43", "_t", "c", "experiment", expected="increase"), ())])
+
+
+def test_the_ledger_groups_every_registered_result_once_in_book_order():
+    import yaml
+
+    from conftest import ROOT
+    from reglab.derivations import ledger
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    order = [entry["file"].split("/")[-1] for part in toc["parts"] for entry in part["chapters"]]
+    results = ledger()
+    rows = [(r, ()) for r in sorted(results, key=lambda r: order.index(r.chapter))]
+    chapters = chapters_in_order(rows)
+    assert chapters == [c for c in order if c in {r.chapter for r in results}]
+    fake = [(r, tuple(compare(r.id, 1.0, 1.0, atol=0.1) for _ in r.parts)) for r, _ in rows if r.kind == "derivation"]
+    seen = []
+    for chapter in chapters_in_order(fake):
+        seen += re.findall(r'class="reglab-id">\{doc\}`([A-Z0-9]+-\d+) <\.\./' + chapter + ">`",
+                           ledger_markdown(fake, chapter=chapter))
+    assert sorted(seen) == sorted(r.id for r in results if r.kind == "derivation") and len(seen) == len(set(seen))
+    with pytest.raises(TypeError, match="chapter_order"):
+        run_ledger("regimes")
+    with pytest.raises(TypeError, match="rows must hold results"):
+        chapters_in_order(["REG-1"])
+
+
+def test_errata_markdown_is_one_row_per_slip_by_chapter_with_its_check_folded():
+    from reglab.derivations.registry import errata
+
+    slips = errata()
+    by_chapter = {r.chapter for r, _ in slips}
+    total = 0
+    for chapter in sorted(by_chapter):
+        table = errata_markdown(chapter=chapter)
+        rows = re.findall(r'^\* - <span class="reglab-id">\{doc\}`([A-Z0-9]+-\d+) <\.\./(\w+)>`', table, re.MULTILINE)
+        assert {c for _, c in rows} == {chapter}
+        assert table.count("the check, with the slip made: rejected") == len(rows)
+        total += len(rows)
+    assert total == len(slips)
+    with pytest.raises(ValueError, match="no slip of the lecture in the chapter 'regimes'"):
+        errata_markdown(chapter="regimes")
 
 
 def test_glue_stores_a_stated_number_of_digits_never_a_raw_repr():

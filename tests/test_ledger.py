@@ -1,4 +1,6 @@
 """Every result of the lecture is registered, and every derivation check passes."""
+import re
+
 import pytest
 import yaml
 
@@ -109,3 +111,81 @@ def test_every_planted_error_says_who_makes_it_and_controls_are_not_the_only_pro
         assert "unclassified" not in kinds, f"{result.id} [{part.label}]: give every planted error a kind: {kinds}"
         assert set(kinds) - {"control"}, (
             f"{result.id} [{part.label}] rejects only controls (the mechanism removed): add a plausible mistake")
+
+
+# --- the claims as the appendix pages typeset them (claim_tex) ---------------------------------
+
+_CODE_OR_MATH = r"(`[^`]*`|\$[^$]*\$)"
+
+
+def tex_problems(tex: str) -> list[str]:
+    """What keeps ``tex`` (MyST with ``$...$`` math) from being a claim typeset as math."""
+    import re
+
+    problems = []
+    if tex.count("$") % 2:
+        problems.append("an odd number of $")
+    for i, piece in enumerate(re.split(_CODE_OR_MATH, tex)):
+        if i % 2 == 0:  # prose: no formula left as plain text
+            for pattern, what in ((r"\^", "^ outside math"), (r"\|\|", "|| outside math"),
+                                  (r"\w_\w", "a subscript outside math"),
+                                  (r"\b(alpha|lambda|eps|sigma|eta|tau|Gamma|Lambda)\b", "a Greek name in words")):
+                if re.search(pattern, piece):
+                    problems.append(f"{what}: {piece.strip()[:60]!r}")
+        elif piece.startswith("$"):
+            depth = 0
+            for ch in re.sub(r"\\[{}]", "", piece):
+                depth += {"{": 1, "}": -1}.get(ch, 0)
+                if depth < 0:
+                    break
+            if depth:
+                problems.append(f"unbalanced braces in {piece!r}")
+            if re.search(r"[\^_]-|[\^_]\(|\|\||(?<![\\\w])(sqrt|alpha|lambda|eps|sigma|eta)\b|‖|∞|·", piece):
+                problems.append(f"plain-text math in {piece!r}")
+            if piece.count(r"\left") != piece.count(r"\right") or piece.count(r"\bigl") != piece.count(r"\bigr"):
+                problems.append(f"unpaired delimiters in {piece!r}")
+    return problems
+
+
+@pytest.mark.parametrize("result", DERIVATIONS, ids=lambda r: r.id)
+def test_every_derivation_has_its_claim_typeset_as_valid_math(result):
+    assert result.claim_tex.strip(), f"{result.id} has no claim_tex (its claim as the appendix typesets it)"
+    assert not tex_problems(result.claim_tex), f"{result.id}: {tex_problems(result.claim_tex)}"
+    numbers = lambda s: sorted(re.findall(r"(?<![\w^])\d+(?:\.\d+)?(?!\w)", s))
+    assert set(numbers(result.claim)) <= set(numbers(result.claim_tex)) | {"1", "2"}, (
+        f"{result.id}: claim_tex drops a number of the claim")
+
+
+@pytest.mark.parametrize("bad", [
+    r"The ridge solution (X^T X + alpha I)^-1 X^T y",  # the plain claim, as before
+    r"the minimiser $(H + \alpha I)^-1 H w^*$",  # ^-1 inside math
+    r"the norm $\lVert w \rVert_{1$",  # a brace left open
+    r"the norm $\lVert w\rVert is small",  # a $ left open
+    r"scaled by lambda_i",  # a subscript and a Greek name in words
+])
+def test_tex_problems_catches_plain_text_math(bad):
+    assert tex_problems(bad), f"not caught: {bad!r}"
+
+
+@pytest.mark.parametrize("page", ["ledger", "errata"])
+def test_the_appendix_page_has_a_section_per_chapter_in_book_order(page):
+    """A heading per chapter (its title, a link to it), in the order of _toc.yml, over its table."""
+    import nbformat
+
+    from reglab.derivations.registry import errata
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    order = [e["file"].split("/")[-1] for part in toc["parts"] for e in part["chapters"] if "/appendix/" not in e["file"]]
+    having = {r.chapter for r in RESULTS} if page == "ledger" else {r.chapter for r, _ in errata()}
+    nb = nbformat.read(ROOT / "book" / "appendix" / f"{page}.ipynb", as_version=4)
+    sections = []
+    for cell, after in zip(nb.cells, [*nb.cells[1:], None]):
+        m = re.search(r"^## \{doc\}`(.+) <\.\./(\w+)>`$", cell.source, re.MULTILINE) if cell.cell_type == "markdown" else None
+        if m:
+            sections.append(m.group(2))
+            chapter = nbformat.read(ROOT / "book" / f"{m.group(2)}.ipynb", as_version=4)
+            title = next(line[2:].strip() for c in chapter.cells if c.cell_type == "markdown"
+                         for line in c.source.splitlines() if line.startswith("# "))
+            assert m.group(1) == title, f"{page}: the heading of {m.group(2)} is not its title {title!r}"
+            assert after is not None and f'chapter="{m.group(2)}"' in after.source, f"{page}: no table under {title}"
+    assert sections == [c for c in order if c in having]

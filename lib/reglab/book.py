@@ -11,8 +11,8 @@ Everything a chapter notebook does that is page plumbing rather than teaching li
   value in :data:`GLUED`, so a chapter runs with nothing but ``reglab`` installed. A number is
   stored at a stated number of significant digits (4 unless asked), never as a float's full
   repr, whose last digits change from one CPU to the next.
-* :func:`ledger_markdown`, :func:`outcomes_markdown` and :func:`errata_markdown` render the
-  appendix pages from the registry.
+* The appendix pages (the results ledger, the errata) are rendered by ``reglab.appendix``;
+  its functions are re-exported here.
 """
 from __future__ import annotations
 
@@ -20,24 +20,23 @@ import inspect
 import json
 import math
 import textwrap
-from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .derivations import get_result, ledger
-from .derivations.compare import Check, CheckFailed
-from .derivations.registry import Outcome, Result, _id_key, errata, outcome_from
+from .appendix import chapters_in_order, errata_markdown, ledger_markdown, run_ledger, run_planted
+from .derivations import get_result
+from .derivations.compare import CheckFailed
+from .derivations.registry import Outcome, Result, outcome_from
 
 __all__ = [
     "GLUED",
     "Shown",
+    "chapters_in_order",
     "errata_markdown",
     "glue",
     "glue_many",
     "ledger_markdown",
-    "outcomes_markdown",
     "record",
     "run_ledger",
     "run_planted",
@@ -241,126 +240,3 @@ def record(result_id: str, per_seed=None, *, effect=None, low=None, high=None, s
     glue(f"{result_id}:verdict", outcome.verdict)
     show(outcome.text(width), width)
     return outcome
-
-
-# ---- the appendix pages ----------------------------------------------------------------------
-
-
-def run_ledger(chapter_order: list[str] | None = None) -> list[tuple[Result, tuple[Check, ...]]]:
-    """Run every check of every registered derivation; experiments come with no checks.
-
-    Parameters
-    ----------
-    chapter_order : list of str, optional
-        Chapters in reading order (from ``_toc.yml``); unknown chapters go last.
-    """
-    results = ledger()
-    if chapter_order is not None:
-        rank = {c: i for i, c in enumerate(chapter_order)}
-        results = sorted(results, key=lambda r: (rank.get(r.chapter, len(rank)), _id_key(r.id)))
-    return [(r, r.checks() if r.kind == "derivation" else ()) for r in results]
-
-
-def run_planted(rows: list[tuple[Result, tuple[Check, ...]]]) -> dict[tuple[str, str], bool]:
-    """Run every planted error of every derivation: ``{(id, name): rejected}``."""
-    return {(r.id, name): not r.check(planted=name).passed
-            for r, _ in rows if r.kind == "derivation" for name in r.planted}
-
-
-def _cell(text) -> str:
-    """Text for a Markdown table cell: pipes escaped, and *, _ and backticks shown as written."""
-    text = str(text).replace("\n", " ")
-    for ch in ("\\", "|", "*", "_", "`", "<", "[", "]", "$"):
-        text = text.replace(ch, "\\" + ch)
-    return text
-
-
-def ledger_markdown(rows: list[tuple[Result, tuple[Check, ...]]], rejected: Mapping | None = None) -> str:
-    """The derivations of the ledger as a Markdown table: one row per check of every ID.
-
-    Parameters
-    ----------
-    rows : output of :func:`run_ledger`
-    rejected : dict of {(id, planted name): bool}, optional
-        Whether each planted error was seen to fail (from :func:`run_planted`); shown beside it.
-    """
-    lines = [
-        "| ID | claim | check | the two computations | rejects |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for result, checks in rows:
-        if result.kind != "derivation":
-            continue
-        for i, (part, check) in enumerate(zip(result.parts, checks)):
-            s = check.summary()
-            first = i == 0
-            claim = f"{_cell(result.claim)} ({{doc}}`{result.chapter} <../{result.chapter}>`)" if first else ""
-            verdict = "agree" if s["passed"] else "**DISAGREE**"
-            numbers = (f"{_cell(check.analytic_label)}: {_cell(s['analytic'])}; {_cell(check.empirical_label)}: "
-                       f"{_cell(s['empirical'])}; difference {_cell(s['error'])}, tolerance {s['tolerance']}: {verdict}")
-            names = []
-            for p in part.planted:
-                mark = ""
-                if rejected is not None:
-                    mark = " (rejected)" if rejected.get((result.id, p.name)) else " (**NOT rejected**)"
-                names.append(_cell(p.name) + (", a lecture slip" if p.slip else "") + mark)
-            lines.append(f"| {result.id if first else ''} | {claim} | {_cell(part.label)} | {numbers} "
-                         f"| {'; '.join(names) or 'nothing declared'} |")
-    return "\n".join(lines)
-
-
-def outcomes_markdown(results: list[Result], book_dir, *, glued: bool = True) -> str:
-    """The experiments of the ledger as a Markdown table, from the chapters' stored outputs.
-
-    Parameters
-    ----------
-    results : list of Result
-    book_dir : path
-        The folder holding the chapter notebooks.
-    glued : bool
-        The numbers as MyST-NB glue roles (``{glue:text}`` with ``path::key``) that paste them
-        from the chapter at build time; every outcome is read here all the same, so a chapter
-        without a recorded outcome is an error.
-    """
-    lines = [
-        "| ID | claim | measured effect | 95 % interval | seeds | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for result in results:
-        if result.kind != "experiment":
-            continue
-        o = result.outcome(Path(book_dir))
-        unit = f" {_cell(o.unit)}" if o.unit else ""
-        if glued:
-            def g(key, fmt, result=result):
-                return f"{{glue:text}}`../{result.chapter}.ipynb::{result.id}:{key}:{fmt}`"
-            effect, low, high, seeds, verdict = (g("effect", "+.3g"), g("low", "+.3g"), g("high", "+.3g"),
-                                                 g("seeds", "d"), g("verdict", "s"))
-        else:
-            effect, low, high, seeds, verdict = (f"{o.effect:+.3g}", f"{o.low:+.3g}", f"{o.high:+.3g}",
-                                                 str(o.seeds), o.verdict)
-        lines.append(
-            f"| {result.id} | {_cell(result.claim)} ({{doc}}`{result.chapter} <../{result.chapter}>`) "
-            f"| {_cell(o.measures)}: {effect}{unit} | [{low}, {high}] | {seeds} | {verdict} |"
-        )
-    return "\n".join(lines)
-
-
-def errata_markdown() -> str:
-    """The lecture's own slips, each with where it stands, the correct statement and its check.
-
-    Every slip is run as a planted error; the table shows what the check prints with it.
-    """
-    parts = []
-    for result, planted in errata():
-        check = result.check(planted=planted.name)
-        part = next(p for p in result.parts if planted in p.planted)
-        status = "rejected" if not check.passed else "**NOT rejected**"
-        parts.append(
-            f"| {result.id} ({{doc}}`{result.chapter} <../{result.chapter}>`) | {_cell(planted.slip)} "
-            f"| {_cell(planted.description)} | {_cell(planted.correct)} "
-            f"| {_cell(part.label)}: {check.error_text()}, {status} |"
-        )
-    head = ["| result | where in the lecture | the slip | the correct statement | the check, with the slip made |",
-            "| --- | --- | --- | --- | --- |"]
-    return "\n".join(head + parts)

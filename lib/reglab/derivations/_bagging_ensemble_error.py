@@ -171,6 +171,13 @@ def _wrong_cross_terms(v: float, c: float, k: int) -> float:
 
 @derivation(
     "BAG-1",
+    claim_tex=(
+        r"The mean of $k$ errors with $\mathbb{E}[\epsilon_i^2] = v$ and $\mathbb{E}[\epsilon_i\epsilon_j] "
+        r"= c$ has expected square $v/k + (k-1)c/k$, including the limits $c = v$ (error $v$) and $c = 0$ "
+        r"(error $v/k$), the expectation of the slide's bracket $\frac{1}{k^2}\sum_i \bigl(\epsilon_i^2 + "
+        r"\sum_{j \ne i}\epsilon_i\epsilon_j\bigr)$; as $k$ grows from 1 to 20 it falls like $1/k$ towards "
+        r"$c$ (at $c = 0$ in inverse proportion to $k$), not along a straight line."
+    ),
     chapter=CHAPTER,
     claim="The mean of k errors with E[eps_i^2] = v and E[eps_i eps_j] = c has expected square "
     "v/k + (k-1)c/k, including the limits c = v (error v) and c = 0 (error v/k), the expectation "

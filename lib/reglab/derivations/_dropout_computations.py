@@ -379,3 +379,49 @@ def thinned_forward(params: dict, x: Tensor, masks: dict, *, z_index=lambda l: l
         z[z_index(l)] = pre
         y = torch.relu(pre) if l + 1 < L else pre
     return z
+
+
+# The claims of the chapter's results as the appendix pages typeset them (MyST, math as $...$);
+# dropout.py registers each with its checker (claim_tex=CLAIM_TEX[id]).
+CLAIM_TEX = {
+    "DO-1": (
+        r"Dropout masks are $\mathrm{Bernoulli}(p)$ with $p$ the keep probability: the keep frequency is "
+        r"$p$ and the number of kept units among 8 follows the $\mathrm{Binomial}(8, p)$ law of "
+        r"independent entries."
+    ),
+    "DO-2": (
+        r"For a linear layer the average over all $2^n$ masks equals scaling the weights by $p$."
+    ),
+    "DO-3": (
+        r"For a ReLU network (4-6-6-2, dropout on both hidden layers, $p = 0.6$) the exact mean over all "
+        r"$2^{12}$ sub-networks (confirmed by Monte Carlo) differs from weight scaling by more than 5 "
+        r"times the Monte Carlo tolerance: weight scaling only approximates it."
+    ),
+    "DO-4": (
+        r"Inverted dropout (training output $r \odot x / p$, identity at test) and test-time scaling "
+        r"(training $r \odot x$, $p x$ at test) agree with their test outputs in expectation; "
+        r"`torch.nn.Dropout(p)` is inverted dropout with drop probability $p$: after the same seed it "
+        r"returns exactly what `Dropout(1 - p)` returns, and it keeps a fraction $1 - p$ of the entries, "
+        r"each multiplied by $1/(1 - p)$."
+    ),
+    "DO-5": (
+        r"$\mathbb{E}_R\lVert y - (R \odot X)w\rVert^2 = \lVert y - pXw\rVert^2 + p(1-p)\lVert\Gamma "
+        r"w\rVert^2$ with $\Gamma = \mathrm{diag}(X^\top X)^{1/2}$: by enumeration of all masks, SymPy, "
+        r"Monte Carlo and step by step."
+    ),
+    "DO-6": (
+        r"The minimiser of the expected dropout loss is $w^* = (pX^\top X + (1-p)\Gamma^2)^{-1} X^\top y$; "
+        r"$\tilde w = p w^*$ minimises $\lVert y - X\tilde w\rVert^2 + \frac{1-p}{p}\lVert\Gamma\tilde "
+        r"w\rVert^2$; SGD with dropout (both scalings), tail-averaged, converges to $w^*$ and $p w^*$."
+    ),
+    "DO-9": (
+        r"For softmax regression weight scaling gives exactly the normalised geometric mean of the $2^n$ "
+        r"sub-models."
+    ),
+    "DO-10": (
+        r"The thinned network computes $z^{(l+1)} = W^{(l+1)}(r^{(l)} \odot y^{(l)}) + b^{(l+1)}$ and "
+        r"$y^{(l+1)} = f(z^{(l+1)})$: the pre-activation computed from layer $l$'s outputs belongs to "
+        r"layer $l+1$ and adds that layer's bias, as torch's `Linear` modules compute it with the same "
+        r"masks (a 4-6-6-6 ReLU network, every layer's inputs dropped)."
+    ),
+}

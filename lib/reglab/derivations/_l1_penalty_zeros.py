@@ -96,6 +96,14 @@ def _decay(alpha):
 
 @derivation(
     "L1-4", chapter=CHAPTER, label="proximal: exact zeros",
+    claim_tex=(
+        r"On the diagonal quadratic of L1-2 ($\epsilon = 0.05$, 2000 steps from $w^*$), the proximal step "
+        r"is exactly 0 from some step on on exactly the coordinates $\lvert w^*_i\rvert \le "
+        r"\alpha/H_{ii}$; there the lecture's subgradient update maps the band $\epsilon H_{ii} w^*_i \pm "
+        r"\epsilon\alpha$ onto itself, its last 1000 iterates stay in that band and change sign at least "
+        r"every $m_i + 1$ steps ($m_i$ the longest run of one sign the band allows), never settling at 0; "
+        r"L2 weight decay converges to $\frac{H_{ii}}{H_{ii} + \alpha} w^*_i$, with no zero."
+    ),
     claim="On the diagonal quadratic of L1-2 (eps = 0.05, 2000 steps from w*), the proximal step is exactly 0 "
     "from some step on on exactly the coordinates |w*_i| <= alpha/H_ii; there the lecture's subgradient update "
     "maps the band eps*H_ii*w*_i +- eps*alpha onto itself, its last 1000 iterates stay in that band and "

@@ -137,6 +137,11 @@ def _descent_shift(w: Tensor, eps: float) -> Tensor:
 
 @derivation(
     "ADV-1",
+    claim_tex=(
+        r"For a linear model FGSM moves the activation by exactly $\epsilon\lVert w\rVert_1$, the maximum "
+        r"over the $L^\infty$ ball of radius $\epsilon$; for weights $w_i \sim \mathcal{N}(0, 1)$ that "
+        r"maximum is $\epsilon d\sqrt{2/\pi}$ on average: it grows like the dimension $d$."
+    ),
     chapter=CHAPTER,
     claim=(
         "For a linear model FGSM moves the activation by exactly eps·‖w‖₁, the maximum over the L∞ "
@@ -276,6 +281,11 @@ def check_adv1_growth(dims=(4, 16, 64, 256, 1024, 4096), *, eps: float = 0.01, t
 
 @derivation(
     "ADV-5",
+    claim_tex=(
+        r"For a two-class linear softmax classifier the loss at the FGSM point is "
+        r"$\operatorname{softplus}(m + \epsilon\lVert w\rVert_1)$, $m$ the margin: an L1 norm inside the "
+        r"loss."
+    ),
     chapter=CHAPTER,
     claim="For a two-class linear softmax classifier the loss at the FGSM point is softplus(margin + eps·‖w‖₁): an L1 norm inside the loss.",
     label="closed form vs cross-entropy at fgsm()",

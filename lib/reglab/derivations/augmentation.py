@@ -155,6 +155,11 @@ def _penalty_weight(N: int, sigma: float) -> float:
 
 @derivation(
     "AUG-2",
+    claim_tex=(
+        r"Gaussian input noise of variance $\sigma^2$ on linear regression adds exactly $N\sigma^2\lVert "
+        r"w\rVert^2$ to the expected sum of squared errors (ridge), and the minimisers coincide (Bishop "
+        r"1995): SymPy's exact expectation and its minimiser, and a Monte Carlo mean over noise draws."
+    ),
     chapter=CHAPTER,
     claim="Gaussian input noise of variance sigma^2 on linear regression adds exactly N sigma^2 ||w||^2 "
     "to the expected sum of squared errors (ridge), and the minimisers coincide (Bishop 1995): "

@@ -103,6 +103,11 @@ _BAG2_CLAIM = (
 
 @derivation(
     "BAG-2",
+    claim_tex=(
+        r"A bootstrap sample of size $n$ holds on average a fraction $1 - (1 - 1/n)^n$ of the distinct "
+        r"examples (all $n^n$ samples for $n \le 6$; Monte Carlo up to $n = 4000$), which tends to $1 - "
+        r"1/e$."
+    ),
     chapter=CHAPTER,
     claim=_BAG2_CLAIM,
     label="SymPy limit n -> oo",
@@ -222,6 +227,14 @@ _BAG3_CLAIM = (
 
 @derivation(
     "BAG-3",
+    claim_tex=(
+        r"On average the ensemble performs at least as well as any of its members, as the slide says: "
+        r"under the lecture's model every member's expected squared error exceeds the ensemble's by "
+        r"$(k-1)(v-c)/k \ge 0$. For realised predictions, the averaged prediction's squared error never "
+        r"exceeds its members' average squared error (though it can exceed the best member's); the gap is "
+        r"the members' spread around the average, $\frac{1}{k}\sum_i \lvert f_i - \bar f\rvert^2$ (Krogh "
+        r"and Vedelsby)."
+    ),
     chapter=CHAPTER,
     claim=_BAG3_CLAIM,
     label="gap = spread",

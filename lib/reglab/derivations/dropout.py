@@ -19,6 +19,7 @@ from torch import Tensor
 from .._validation import check_regression
 from ..dropout import Dropout, ensemble_mean
 from ._dropout_computations import (
+    CLAIM_TEX,
     _do5_problem,
     _enumerated_normal_equations,
     _gamma_unrooted,
@@ -124,7 +125,7 @@ def dropout_ridge_solution(X: Tensor, y: Tensor, keep_prob: float) -> Tensor:
 
 # --------------------------------------------------------------------------- DO-1, DO-2, DO-9
 @derivation(
-    "DO-1", chapter=CHAPTER, label="keep frequency and Binomial law",
+    "DO-1", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-1"], label="keep frequency and Binomial law",
     claim="Dropout masks are Bernoulli(p) with p the keep probability: the keep frequency is p and "
     "the number of kept units among 8 follows the Binomial(8, p) law of independent entries.",
     planted=(
@@ -160,7 +161,7 @@ def check_masks_bernoulli(keep_prob: float = 0.8, units: int = 8, draws: int = 1
 
 
 @derivation(
-    "DO-2", chapter=CHAPTER, label="enumeration of all 2^10 masks",
+    "DO-2", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-2"], label="enumeration of all 2^10 masks",
     claim="For a linear layer the average over all 2^n masks equals scaling the weights by p.",
     planted=(Planted("weights scaled by 1 - p", "the drop probability used as the factor: (1 - p) W", kind="student"),
              Planted("bias scaled by p too", "the whole layer, bias included, multiplied by p", kind="student")),
@@ -181,7 +182,7 @@ def check_linear_layer(keep_prob: float = 0.6, units: int = 10, *, planted=None)
 
 
 @derivation(
-    "DO-9", chapter=CHAPTER, label="enumeration of all 2^10 masks",
+    "DO-9", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-9"], label="enumeration of all 2^10 masks",
     claim="For softmax regression weight scaling gives exactly the normalised geometric mean of the 2^n sub-models.",
     planted=(Planted("arithmetic mean", "the sub-models' probabilities averaged arithmetically", kind="student"),),
 )
@@ -203,7 +204,7 @@ def check_softmax_geometric_mean(keep_prob: float = 0.5, units: int = 10, *, pla
 
 # --------------------------------------------------------------------------- DO-10
 @derivation(
-    "DO-10", chapter=CHAPTER, label="layer by layer vs torch modules",
+    "DO-10", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-10"], label="layer by layer vs torch modules",
     claim="The thinned network computes z^(l+1) = W^(l+1)(r^(l) * y^(l)) + b^(l+1) and y^(l+1) = f(z^(l+1)): "
     "the pre-activation computed from layer l's outputs belongs to layer l+1 and adds that layer's bias, "
     "as torch's Linear modules compute it with the same masks (a 4-6-6-6 ReLU network, every layer's inputs "
@@ -250,7 +251,7 @@ GAP_FACTOR = 5
 
 
 @derivation(
-    "DO-3", chapter=CHAPTER, label="enumeration vs Monte Carlo",
+    "DO-3", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-3"], label="enumeration vs Monte Carlo",
     claim="For a ReLU network (4-6-6-2, dropout on both hidden layers, p = 0.6) the exact mean "
     f"over all 2^12 sub-networks (confirmed by Monte Carlo) differs from weight scaling by more "
     f"than {GAP_FACTOR} times the Monte Carlo tolerance: weight scaling only approximates it.",
@@ -286,7 +287,7 @@ def check_nonlinear_gap_size(keep_prob: float = 0.6, draws: int = 100_000, *, pl
 
 # --------------------------------------------------------------------------- DO-4
 @derivation(
-    "DO-4", chapter=CHAPTER, label="mean training output vs eval output",
+    "DO-4", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-4"], label="mean training output vs eval output",
     claim="Inverted dropout (training output r x / p, identity at test) and test-time scaling "
     "(training r x, p x at test) agree with their test outputs in expectation; torch.nn.Dropout(p) is "
     "inverted dropout with drop probability p: after the same seed it returns exactly what Dropout(1 - p) "
@@ -346,7 +347,7 @@ def check_torch_keep_frequency(p: float = 0.3, draws: int = 200_000, *, planted=
 
 # --------------------------------------------------------------------------- DO-5
 @derivation(
-    "DO-5", chapter=CHAPTER, label="enumeration of all 2^12 masks",
+    "DO-5", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-5"], label="enumeration of all 2^12 masks",
     claim="E_R||y - (R*X)w||^2 = ||y - pXw||^2 + p(1-p)||Gamma w||^2 with Gamma = diag(X^T X)^(1/2): "
     "by enumeration of all masks, SymPy, Monte Carlo and step by step.",
     planted=(Planted("p^2 for p(1-p)", "the penalty factor written p^2 (the second moment of r, not its variance)",
@@ -410,7 +411,7 @@ def check_objective_steps(keep_prob: float = 0.6, *, planted=None) -> Check:
 
 # --------------------------------------------------------------------------- DO-6
 @derivation(
-    "DO-6", chapter=CHAPTER, label="normal equations of the enumerated loss",
+    "DO-6", chapter=CHAPTER, claim_tex=CLAIM_TEX["DO-6"], label="normal equations of the enumerated loss",
     claim="The minimiser of the expected dropout loss is w* = (p X^T X + (1-p) Gamma^2)^-1 X^T y; "
     "w~ = p w* minimises ||y - X w~||^2 + ((1-p)/p)||Gamma w~||^2; SGD with dropout (both scalings), "
     "tail-averaged, converges to w* and p w*.",

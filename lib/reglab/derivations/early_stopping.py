@@ -306,6 +306,11 @@ def _es1_real(patience: int = 10, use=_USE) -> tuple[list[float], list[float], d
 
 @derivation(
     "ES-1",
+    claim_tex=(
+        r"Early stopping with patience stops where the definition says and returns the parameters of the "
+        r"evaluation with the lowest validation loss (a scripted loss sequence and a linear model that "
+        r"overfits)."
+    ),
     chapter=CHAPTER,
     claim="Early stopping with patience stops where the definition says and returns the parameters of the "
     "evaluation with the lowest validation loss (a scripted loss sequence and a linear model that overfits).",
@@ -375,6 +380,15 @@ ES2_FAIL_MARGIN = 0.1
 
 @derivation(
     "ES-2",
+    claim_tex=(
+        r"On a quadratic, $\tau$ GD steps of rate $\epsilon$ from 0 give $Q[I - (I - "
+        r"\epsilon\Lambda)^\tau]Q^\top w^*$ exactly; along each eigen-direction with "
+        r"$\tau\epsilon\lambda_i \le 0.2$ ($\epsilon = 0.01$, $\tau = 50$) GD's share of $w^*$ is within "
+        r"$(\tau\epsilon\lambda_i)^2$ of the L2 solution's at $\alpha = 1/(\tau\epsilon)$. The agreement "
+        r"needs $\tau\epsilon\lambda_i$ small, not only $\epsilon\lambda_i$: along the direction with "
+        r"$\epsilon\lambda_i = 0.04$ but $\tau\epsilon\lambda_i = 2$, GD's share exceeds L2's by more than "
+        r"0.1."
+    ),
     chapter=CHAPTER,
     claim="On a quadratic, tau GD steps of rate eps from 0 give Q[I - (I - eps Lambda)^tau]Q^T w* exactly; "
     "along each eigen-direction with tau*eps*lambda_i <= 0.2 (eps = 0.01, tau = 50) GD's share of w* is within "

@@ -181,6 +181,10 @@ def map_alpha(prior: str, scale: float, *, noise_std: float = 1.0) -> float:
 # ---- L1-1 .. L1-3: the gradient and the soft threshold ---------------------------------------
 @derivation(
     "L1-1", chapter=CHAPTER, label="autograd",
+    claim_tex=(
+        r"Away from 0 the gradient of $J + \alpha\lVert w\rVert_1$ is $\nabla J + "
+        r"\alpha\,\mathrm{sign}(w)$."
+    ),
     claim="Away from 0 the gradient of J + alpha*||w||_1 is grad J + alpha*sign(w).",
     planted=(
         Planted(
@@ -241,6 +245,11 @@ def check_l1_1(*, planted=None) -> Check:
 
 @derivation(
     "L1-2", chapter=CHAPTER, label="brute force",
+    claim_tex=(
+        r"With diagonal $H$ the minimiser of the quadratic plus $\alpha\lVert w\rVert_1$ is $w_i = "
+        r"\mathrm{sign}(w^*_i)\max(\lvert w^*_i\rvert - \alpha/H_{ii}, 0)$: it equals the exact minimiser "
+        r"found by brute force over all sign patterns, by ISTA and by SymPy's piecewise minimisation."
+    ),
     claim="With diagonal H the minimiser of the quadratic plus alpha*||w||_1 is "
     "w_i = sign(w*_i) max(|w*_i| - alpha/H_ii, 0): it equals the exact minimiser found by brute force "
     "over all sign patterns, by ISTA and by SymPy's piecewise minimisation.",
@@ -331,6 +340,10 @@ def check_l1_2_sympy(*, planted=None) -> Check:
 
 @derivation(
     "L1-3", chapter=CHAPTER, label="ISTA",
+    claim_tex=(
+        r"Coordinates with $\lvert w^*_i\rvert \le \alpha/H_{ii}$ become exactly 0; the others move "
+        r"towards 0 by $\alpha/H_{ii}$."
+    ),
     claim="Coordinates with |w*_i| <= alpha/H_ii become exactly 0; the others move towards 0 by alpha/H_ii.",
     planted=(
         Planted(
@@ -406,6 +419,10 @@ def _map_by_coordinate_search(X, y, noise_std, prior, scale, sweeps: int = 2) ->
 
 @derivation(
     "L1-5", chapter=CHAPTER, label="MAP search",
+    claim_tex=(
+        r"(beyond) The L2 solution is the MAP estimate under a Gaussian prior, the L1 solution under a "
+        r"Laplace prior."
+    ),
     claim="(beyond) The L2 solution is the MAP estimate under a Gaussian prior, the L1 solution under a Laplace prior.",
     planted=(
         Planted(

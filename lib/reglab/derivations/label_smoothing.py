@@ -123,6 +123,12 @@ def _torch_target(label: int, num_classes: int, eps: float) -> Tensor:
 
 @derivation(
     "LS-1",
+    claim_tex=(
+        r"Smoothed targets are $1 - \epsilon$ for the labelled class and $\epsilon/(k-1)$ for the others: "
+        r"the expected one-hot code of a label that is wrong with probability $\epsilon$ (simulated), and "
+        r"for the lecture's MNIST example a vector of ten entries, $1 - \epsilon$ at index 6, summing to "
+        r"1."
+    ),
     chapter=CHAPTER,
     claim="Smoothed targets are 1 - eps for the labelled class and eps/(k-1) for the others: the expected "
     "one-hot code of a label that is wrong with probability eps (simulated), and for the lecture's "
@@ -206,6 +212,11 @@ def check_lecture_example(*, eps: float = 0.1, planted=None) -> Check:
 # ----------------------------------------------------------------------------- LS-2
 @derivation(
     "LS-2",
+    claim_tex=(
+        r"PyTorch's `label_smoothing=e` targets $(1 - e)\,\mathrm{onehot} + e/k$ (read from the gradient "
+        r"of its loss); ours with $\epsilon$ equals PyTorch's with $e = \epsilon k/(k-1)$: the targets and "
+        r"the loss values agree."
+    ),
     chapter=CHAPTER,
     claim="PyTorch's label_smoothing=e targets (1 - e) onehot + e/k (read from the gradient of its loss); "
     "ours with eps equals PyTorch's with e = eps k/(k-1): the targets and the loss values agree.",
@@ -361,6 +372,12 @@ def logit_gap_path(eps, num_classes: int, *, steps: int = 1000, lr: float = 1.0)
 
 @derivation(
     "LS-3",
+    claim_tex=(
+        r"With smoothing the optimal logits are finite: softmax equals the smoothed target and the logit "
+        r"gap is $\log\frac{(1-\epsilon)(k-1)}{\epsilon}$ (Newton's minimiser); without smoothing gradient "
+        r"descent's gap grows without bound, like $\log t$: $e^{g} + (k-1)g$, $g$ the gap, rises by $k$ "
+        r"times the learning rate per step."
+    ),
     chapter=CHAPTER,
     claim="With smoothing the optimal logits are finite: softmax equals the smoothed target and the logit "
     "gap is log((1-eps)(k-1)/eps) (Newton's minimiser); without smoothing gradient descent's gap grows "

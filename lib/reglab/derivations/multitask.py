@@ -225,6 +225,12 @@ def _mean_of_separate_fits(problem) -> tuple[Tensor, str]:
 
 @derivation(
     "MT-2",
+    claim_tex=(
+        r"Soft sharing of two least-squares models, $\lVert y_A - X_A w_A\rVert^2 + \lVert y_B - X_B "
+        r"w_B\rVert^2 + \lambda\lVert w_A - w_B\rVert^2$: the joint minimiser solves the block system "
+        r"(equal to conjugate gradients on the autograd gradient), tends to the two separate fits as "
+        r"$\lambda \to 0$ and to the one fit of the pooled examples as $\lambda \to \infty$."
+    ),
     chapter="multitask",
     claim=("Soft sharing of two least-squares models, ||y_A - X_A w_A||^2 + ||y_B - X_B w_B||^2 + "
            "lam*||w_A - w_B||^2: the joint minimiser solves the block system (equal to conjugate "

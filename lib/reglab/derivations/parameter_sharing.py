@@ -261,6 +261,12 @@ _KERNEL_SIZES = (5, 4)
 
 @derivation(
     "PS-1",
+    claim_tex=(
+        r"A 1-D convolution layer (a cross-correlation, as torch computes it; valid, same or circular "
+        r"padding; odd and even kernels) equals a dense layer whose matrix repeats the kernel along its "
+        r"diagonals (Toeplitz), and the gradient of each tied kernel entry is the sum of the gradients of "
+        r"its copies."
+    ),
     chapter="parameter_sharing",
     claim=("A 1-D convolution layer (a cross-correlation, as torch computes it; valid, same or "
            "circular padding; odd and even kernels) equals a dense layer whose matrix repeats the "
@@ -354,6 +360,12 @@ def check_shared_gradient_is_sum(*, seed: int = 0, planted: str | None = None) -
 
 @derivation(
     "PS-2",
+    claim_tex=(
+        r"Convolution is translation equivariant: with circular padding, shifting then convolving equals "
+        r"convolving then shifting, for every shift; with zero padding the two differ exactly at the "
+        r"positions within the padding width of the shifted window's edges (for odd and even kernels; an "
+        r"even kernel is padded unevenly)."
+    ),
     chapter="parameter_sharing",
     claim=("Convolution is translation equivariant: with circular padding, shifting then convolving "
            "equals convolving then shifting, for every shift; with zero padding the two differ "

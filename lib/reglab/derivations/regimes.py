@@ -177,6 +177,13 @@ def _reg1_problem() -> tuple[Tensor, Tensor]:
 
 @derivation(
     "REG-1",
+    claim_tex=(
+        r"The ridge solution $(X^\top X + \alpha I)^{-1} X^\top y$ is the minimiser of $\tfrac12\lVert Xw "
+        r"- y\rVert^2 + \tfrac{\alpha}{2}\lVert w\rVert^2$ (a least-squares solver on the augmented system "
+        r"agrees at 7 values of $\alpha$ from 0 to 100, $\alpha = 0$ being unregularized least squares); "
+        r"its norm, computed also from the SVD, decreases strictly as $\alpha$ grows from 0 to 100 (every "
+        r"successive decrease positive on a grid of 0 and 300 log-spaced values from $10^{-4}$ to 100)."
+    ),
     chapter=CHAPTER,
     claim=(
         "The ridge solution (X^T X + alpha I)^-1 X^T y is the minimiser of 1/2||Xw - y||^2 + "

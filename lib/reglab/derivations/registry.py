@@ -213,6 +213,9 @@ class Result:
     ----------
     id, chapter, claim : str
         The result's ID, the chapter that teaches it, and the one sentence it asserts.
+    claim_tex : str
+        The same sentence for the appendix pages: MyST Markdown with its math typeset as
+        ``$...$`` (a derivation's; the chapters print ``claim`` as it is).
     kind : str
         ``"derivation"`` (fast checks in ``parts``) or ``"experiment"`` (measured in its chapter).
     parts : tuple of Part
@@ -230,6 +233,7 @@ class Result:
     expected: str = ""
     measures: str = ""
     unit: str = ""
+    claim_tex: str = ""
 
     @property
     def planted(self) -> tuple[str, ...]:
@@ -319,11 +323,13 @@ def _check_planted_signature(fn, planted: tuple[Planted, ...]) -> None:
         raise ValueError(f"{fn.__name__} declares a planted error twice: {names}")
 
 
-def derivation(id: str, *, chapter: str, claim: str, label: str = "", planted=None):
+def derivation(id: str, *, chapter: str, claim: str, claim_tex: str = "", label: str = "", planted=None):
     """Register a checker (returning a :class:`Check`) as result ``id``; its first part.
 
     Parameters
     ----------
+    claim_tex : str
+        The claim as the appendix pages show it: MyST Markdown, its math as ``$...$``.
     label : str
         How this part checks the claim (``"brute force"``); shown in the ledger.
     planted : dict of {name: description}, Planted or tuple of Planted
@@ -337,12 +343,15 @@ def derivation(id: str, *, chapter: str, claim: str, label: str = "", planted=No
     False
     """
     _check_id(id)
+    if not isinstance(claim_tex, str):
+        raise TypeError(f"claim_tex of {id} must be a string (MyST with $...$ math), but got {claim_tex!r}")
     planted = _as_planted(planted)
 
     def decorate(fn: Callable[..., Check]) -> Callable[..., Check]:
         _check_planted_signature(fn, planted)
         part = Part(label=label or "check", checker=fn, planted=planted)
-        _register(Result(id=id, chapter=chapter, claim=claim, kind="derivation", parts=(part,)))
+        _register(Result(id=id, chapter=chapter, claim=claim, kind="derivation", parts=(part,),
+                         claim_tex=claim_tex))
         return fn
 
     return decorate

@@ -192,6 +192,10 @@ def _signed_greedy(W: Tensor, X: Tensor, k: int) -> Tensor:
 
 @derivation(
     "SP-2",
+    claim_tex=r"With orthonormal atoms the best code with $\lVert h\rVert_0 \le k$ keeps the $k$ largest $\lvert "
+    r"W^\top x\rvert$ (brute force over all supports, and OMP, find the same code); with orthogonal "
+    r"atoms of other lengths it keeps the $k$ largest $\lvert w_j^\top x\rvert / \lVert w_j\rVert$, "
+    r"with coefficients $w_j^\top x / \lVert w_j\rVert^2$ (brute force).",
     chapter=CHAPTER,
     claim="With orthonormal atoms the best code with ||h||_0 <= k keeps the k largest |W^T x| "
     "(brute force over all supports, and OMP, find the same code); with orthogonal atoms of "
@@ -382,6 +386,9 @@ _AGREE = 1e-10  # both SP-3 residuals: closed form against computation
 
 @derivation(
     "SP-3",
+    claim_tex=r"For a general dictionary greedy OMP can miss the best $k$-sparse code: on a constructed 3-atom "
+    r"example ($k = 2$) its squared residual is strictly larger than the optimum, 0, found by brute "
+    r"force over all supports; both residuals match their closed forms.",
     chapter=CHAPTER,
     claim="For a general dictionary greedy OMP can miss the best k-sparse code: on a constructed "
     "3-atom example (k = 2) its squared residual is strictly larger than the optimum, 0, "
@@ -444,6 +451,8 @@ def nonnegative_l1_code(z: Tensor, alpha: float) -> Tensor:
 
 @derivation(
     "SP-4",
+    claim_tex=r"(Beyond the lecture) The best non-negative code under an L1 penalty $\alpha$ is $\mathrm{relu}(z "
+    r"- \alpha)$: the penalty switches off every unit whose input is below $\alpha$.",
     chapter=CHAPTER,
     claim="(Beyond the lecture) The best non-negative code under an L1 penalty alpha is relu(z - alpha): "
     "the penalty switches off every unit whose input is below alpha.",

@@ -199,6 +199,12 @@ def _l2_solution_alpha_times_H(H: Tensor, w_star: Tensor, alpha: float) -> Tenso
 
 @derivation(
     "WD-3",
+    claim_tex=(
+        r"On a quadratic cost with Hessian $H$ and minimum $w^*$, the gradient is $H(w - w^*)$ at every "
+        r"$w$ (checked at five random points and at $w^*$), and the minimiser of $J + "
+        r"\tfrac{\alpha}{2}\lVert w\rVert^2$ is $(H + \alpha I)^{-1} H w^*$; for least squares ($H = "
+        r"X^\top X$) it is the ridge solution."
+    ),
     chapter=CHAPTER,
     claim=(
         "On a quadratic cost with Hessian H and minimum w*, the gradient is H(w - w*) at every w (checked "
@@ -324,6 +330,14 @@ def _shrink_factors_flipped(eigvals: Tensor, alpha: float) -> Tensor:
 
 @derivation(
     "WD-4",
+    claim_tex=(
+        r"$Q(\Lambda + \alpha I)^{-1}\Lambda Q^\top w^*$ equals $(H + \alpha I)^{-1} H w^*$: along "
+        r"eigenvector $i$ of $H$, weight decay scales the coordinate of $w^*$ by $\lambda_i/(\lambda_i + "
+        r"\alpha)$, within $1/101$ of 1 (kept) where $\lambda_i \ge 100\alpha$ and of 0 (killed) where "
+        r"$\lambda_i \le \alpha/100$; as $\alpha \to 0$ ($\alpha = 10^{-4}$ to $10^{-8}$), $\lVert\tilde w "
+        r"- w^*\rVert$ is $\alpha\lVert(H + \alpha I)^{-1} w^*\rVert$ and within a relative "
+        r"$\alpha/\lambda_{\min}$ of $\alpha\lVert H^{-1} w^*\rVert$, so $\tilde w \to w^*$."
+    ),
     chapter=CHAPTER,
     claim=(
         "Q(Lambda + alpha I)^-1 Lambda Q^T w* equals (H + alpha I)^-1 H w*: along eigenvector i of H, "

@@ -141,6 +141,12 @@ def check_linear_exact(etas=(0.1, 0.5), *, planted=None) -> Check:
 
 @derivation(
     "WN-1",
+    claim_tex=(
+        r"Linear model with weights perturbed by $\mathcal{N}(0, \eta I)$: $\mathbb{E}[(\hat y_\epsilon - "
+        r"y)^2] = (\hat y - y)^2 + \eta\lVert x\rVert^2 = J + \eta\lVert\nabla_W \hat y\rVert^2$ exactly, "
+        r"with the squared norm (SymPy's exact expectation and a Monte Carlo mean; the slide's unsquared "
+        r"norm is rejected)."
+    ),
     chapter=CHAPTER,
     claim="Linear model with weights perturbed by N(0, eta I): E[(y^_e - y)^2] = (y^ - y)^2 + eta ||x||^2 "
     "= J + eta ||grad_W y^||^2 exactly, with the squared norm (SymPy's exact expectation and a Monte "
@@ -388,6 +394,12 @@ def check_first_order(*, eta: float = 1e-4, num_pairs: int = 100000, seed: int =
 
 @derivation(
     "WN-2",
+    claim_tex=(
+        r"Nonlinear network: to first order in $\eta$, $\mathbb{E}[(\hat y_\epsilon - y)^2] - (\hat y - "
+        r"y)^2 = \eta\bigl(\lVert\nabla_W \hat y\rVert^2 + (\hat y - y)\operatorname{tr}\nabla_W^2 \hat "
+        r"y\bigr)$, the trace term included (Monte Carlo at small $\eta$ and second differences, on a "
+        r"small tanh network)."
+    ),
     chapter=CHAPTER,
     claim="Nonlinear network: to first order in eta, E[(y^_e - y)^2] - (y^ - y)^2 = "
     "eta (||grad_W y^||^2 + (y^ - y) tr Hess_W y^), the trace term included (Monte Carlo at small eta "
