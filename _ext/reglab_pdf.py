@@ -153,55 +153,73 @@ def _is_latex(app) -> bool:
 # columns wrap inside the text width. A column gets at least its longest word, the rest of the
 # line goes by how much text each column holds. A table inside a box (an admonition, an
 # exercise, a solution) stays a tabular: longtable cannot break inside one.
-_FLOW = (nodes.section, nodes.document, nodes.container, nodes.compound, addnodes.start_of_file)
-_LINE_PT = 360.0  # the text width of the book's LaTeX class (letter paper), in points
-_CHAR_PT = 5.0  # a character of the table font (\small), on average
-_PAD_PT = 12.0  # a column's padding
-_MIN_SHARE = 6  # percent of the line: "#", "ID", "yes"
-# A result ID (REG-2, WD-10, BAG-4a, AT-1): breaking it at its hyphen prints "REG-" and "2".
+# Where a longtable cannot stand: in a box (an admonition, an exercise or its solution, a
+# sidebar, a footnote) or in another table. Anything else (sections, containers, a notebook
+# cell's output, which the book's LaTeX class only indents) is the page's flow.
+_BOXES = (nodes.Admonition, nodes.topic, nodes.sidebar, nodes.footnote, nodes.table, nodes.citation)
+_BOX_NAMES = ("exercise", "solution", "proof", "dropdown", "toggle", "admonition")
+_LINE_PT = 450.0  # the text width (468 pt on letter paper), less a cell output's indent
+_PAD_PT = 14.0  # a column's padding and rule
+_MIN_SHARE = 5  # percent of the line: "#", "yes"
+# The width of a character in points, roughly (10 pt text; typewriter 5.25 pt a character)
+_CHAR_PT = {"upper": 7.0, "digit": 5.0, "other": 4.7, "code": 5.25}
+# A result ID (REG-2, WD-10, BAG-4a): breaking it at its hyphen prints "REG-" and "2".
 RESULT_ID = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]{0,5}-\d+[a-z]?(?![\w-])")
+# Where a long name in typewriter type may break (after these): reglab.derivations.l1_penalty
+_CODE_BREAKS = re.compile(r"(?<=[._(,/=])")
 
 
-def _column_texts(table: nodes.table) -> list[list[str]]:
+def _visible_words(node: nodes.Node) -> list[tuple[str, bool]]:
+    """The entry's words as printed, each with whether it is code. A formula counts as a third
+    of its TeX source (which is longer than what it prints); it does not break."""
+    words = []
+    for child in node.findall(nodes.Text):
+        code = isinstance(child.parent, (nodes.literal, addnodes.literal_emphasis, addnodes.literal_strong))
+        if isinstance(child.parent, nodes.math):
+            words.append(("x" * max(1, len(child) // 3), False))
+        elif code:
+            words += [(piece, True) for w in str(child).split() for piece in _CODE_BREAKS.split(w) if piece]
+        else:
+            words += [(w, False) for w in str(child).split()]
+    return words
+
+
+def _word_pt(word: str, code: bool) -> float:
+    if code:
+        return len(word) * _CHAR_PT["code"]
+    kinds = ("upper" if c.isupper() else "digit" if c.isdigit() else "other" for c in word)
+    return sum(_CHAR_PT[k] for k in kinds)
+
+
+def _column_words(table: nodes.table) -> list[list[list[tuple[str, bool]]]]:
     group = next(iter(table.findall(nodes.tgroup)), None)
     if group is None:
         return []
     columns = len([c for c in group.children if isinstance(c, nodes.colspec)])
-    text: list[list[str]] = [[] for _ in range(columns)]
+    cells: list[list] = [[] for _ in range(columns)]
     for row in group.findall(nodes.row):
         for j, entry in enumerate(e for e in row.children if isinstance(e, nodes.entry)):
             if j < columns:
-                text[j].append(_visible_text(entry))
-    return text
+                cells[j].append(_visible_words(entry))
+    return cells
 
 
-def _visible_text(node: nodes.Node) -> str:
-    """The entry's text as printed, roughly: a formula counts by its length over three (its
-    TeX source is longer than what it prints, and it does not break)."""
-    parts = []
-    for child in node.findall(nodes.Text):
-        if isinstance(child.parent, nodes.math):
-            parts.append("x" * max(1, len(child) // 3))
-        else:
-            parts.append(str(child))
-    return " ".join(parts)
-
-
-def column_widths(text: list[list[str]]) -> list[int]:
-    """Shares of the line (percent, summing to 100) for columns holding ``text`` (a list of
-    cells per column): each column at least as wide as its longest word, the rest of the line
-    shared by how much text each column holds beyond that."""
-    if not text or not all(isinstance(col, list) for col in text):
-        raise ValueError(f"text must be a non-empty list of columns (lists of cells), got {text!r}")
-    longest = [max((len(w) for t in col for w in t.split()), default=1) for col in text]
-    floors = [max(_MIN_SHARE, 100 * (w * _CHAR_PT + _PAD_PT) / _LINE_PT) for w in longest]
+def column_widths(cells: list[list[list[tuple[str, bool]]]]) -> list[int]:
+    """Shares of the line (percent, summing to 100) for the columns of a table, given each
+    column's cells as lists of (word, is code): each column at least as wide as its widest word,
+    the rest of the line shared by how much text each column holds beyond that."""
+    if not cells or not all(isinstance(col, list) for col in cells):
+        raise ValueError(f"cells must be a non-empty list of columns (lists of cells), got {cells!r}")
+    widest = [max((_word_pt(w, c) for cell in col for w, c in cell), default=0.0) for col in cells]
+    floors = [max(_MIN_SHARE, 100 * (w + _PAD_PT) / _LINE_PT) for w in widest]
     if sum(floors) >= 100:  # no room to share: the floors, scaled to the line
         shares = [f * 100 / sum(floors) for f in floors]
     else:
-        bulk = [sum(len(t) for t in col) / max(len(col), 1) for col in text]
-        extra = [max(b - w, 0.0) for b, w in zip(bulk, longest)]
-        spare = 100 - sum(floors)
-        total = sum(extra)
+        bulk = [
+            sum(_word_pt(w, c) + 2.5 for cell in col for w, c in cell) / max(len(col), 1) for col in cells
+        ]
+        extra = [max(b - w, 0.0) for b, w in zip(bulk, widest)]
+        spare, total = 100 - sum(floors), sum(extra)
         shares = [f + spare * (e / total if total else 1 / len(floors)) for f, e in zip(floors, extra)]
     out = [max(1, int(s)) for s in shares]
     out[out.index(max(out))] += 100 - sum(out)
@@ -211,7 +229,9 @@ def column_widths(text: list[list[str]]) -> list[int]:
 def _in_flow(table: nodes.table) -> bool:
     parent = table.parent
     while parent is not None and not isinstance(parent, nodes.document):
-        if not isinstance(parent, _FLOW) or "admonition" in parent.get("classes", []):
+        name = type(parent).__name__.lower()
+        classes = " ".join(parent.get("classes", []))
+        if isinstance(parent, _BOXES) or any(b in name or b in classes for b in _BOX_NAMES):
             return False
         parent = parent.parent
     return True
@@ -243,7 +263,7 @@ def _latex_tables(app, doctree, docname):
         if not colspecs:
             continue
         if "colwidths-given" not in table["classes"]:
-            for colspec, share in zip(colspecs, column_widths(_column_texts(table))):
+            for colspec, share in zip(colspecs, column_widths(_column_words(table))):
                 colspec["colwidth"] = share
             table["classes"] = [c for c in table["classes"] if c != "colwidths-auto"] + ["colwidths-given"]
         for entry in table.findall(nodes.entry):
@@ -323,6 +343,47 @@ def _print_cells(app, doctree):
                     cell.remove(part)
 
 
+# Long names in typewriter type (reglab.experiments.early_stopping.run_validation_curve) do not
+# hyphenate: in the text or in a table's column they run into the margin. They may break after a
+# dot, an underscore, a bracket, a comma, a slash or an equals sign. Signatures of the library
+# reference are set in one box each, which cannot break: there the module's name is left out
+# (the page's title names the module), for the LaTeX builder only.
+def _breakable_code(app, doctree, docname):
+    if not _is_latex(app):
+        return
+    from sphinx.util.texescape import escape
+
+    for literal in list(doctree.findall(nodes.literal)):
+        if literal.get("language") or isinstance(literal.parent, nodes.title):
+            continue
+        for text in list(literal.findall(nodes.Text)):
+            pieces = [p for p in re.split(r"(?<=[._(,/=])(?=.)", str(text)) if p]
+            if len(str(text)) < 16 or len(pieces) < 2:
+                continue
+            latex = r"\allowbreak{}".join(escape(p, app.config.latex_engine) for p in pieces)
+            text.parent.replace(text, nodes.raw("", latex, format="latex"))
+
+
+def _short_signatures(app):
+    if _is_latex(app):
+        app.config.add_module_names = False
+
+
+# A reference to an exercise of another chapter: Sphinx resolves it as a numbered reference to
+# the label "<chapter>:<label>", which sphinx-exercise's LaTeX does not define (it prints
+# "Exercise ??"); its own label is "exercise:<label>". The text, "Exercise 1.1", is right.
+def _exercise_references(app, doctree, docname):
+    if not _is_latex(app):
+        return
+    registry = getattr(app.env, "sphinx_exercise_registry", {})
+    for ref in list(doctree.findall(addnodes.number_reference)):
+        target = ref.get("refid") or ref.get("refuri", "").rpartition("#")[2]
+        if target in registry:
+            ref.replace_self(
+                nodes.raw("", rf"\hyperref[exercise:{target}]{{{ref.astext()}}}", format="latex")
+            )
+
+
 def setup(app):
     writers = ("html", "latex", "text", "man", "texinfo")
     app.add_node(pdf_link, **{w: (_pass, _pass) for w in writers})
@@ -338,5 +399,8 @@ def setup(app):
     app.connect("doctree-resolved", _latex_depth_for_writing)
     app.connect("doctree-read", _print_cells)
     app.connect("doctree-resolved", _latex_tables)
+    app.connect("doctree-resolved", _breakable_code)
+    app.connect("doctree-resolved", _exercise_references)
+    app.connect("builder-inited", _short_signatures)
     app.connect("doctree-resolved", _drop_empty_sections)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
