@@ -19,6 +19,7 @@ The PDF is _build/<latex_documents.targetname>.pdf (REGLAB_PDF overrides the pat
 the tests fail and say to run `make pdf`; the site test skips, unless REGLAB_REQUIRE_PDF=1
 (set by .ci/run), which makes a missing PDF an error there too.
 """
+
 from __future__ import annotations
 
 import functools
@@ -83,7 +84,10 @@ def _title(entry: str) -> str:
 
 def _notebook_cells():
     for path in sorted((ROOT / "book").rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts or path.relative_to(ROOT).with_suffix("").as_posix() not in TOC_FILES:
+        if (
+            ".ipynb_checkpoints" in path.parts
+            or path.relative_to(ROOT).with_suffix("").as_posix() not in TOC_FILES
+        ):
             continue
         for cell in json.loads(path.read_text())["cells"]:
             tags = cell.get("metadata", {}).get("tags", [])
@@ -114,7 +118,7 @@ def test_every_chapter_is_in_the_pdf(entry):
 def test_no_unresolved_references():
     text = pdf_text()
     at = text.find("??")
-    assert at < 0, f"unresolved reference in {PDF.name}: ...{text[max(0, at - 80):at + 20]}..."
+    assert at < 0, f"unresolved reference in {PDF.name}: ...{text[max(0, at - 80) : at + 20]}..."
 
 
 @pytest.mark.parametrize(
@@ -124,7 +128,7 @@ def test_no_unresolved_references():
 def test_no_widget_or_object_repr(repr_text):
     text = pdf_text()
     at = text.find(repr_text)
-    assert at < 0, f"{repr_text!r} printed in {PDF.name}: ...{text[max(0, at - 80):at + 80]}..."
+    assert at < 0, f"{repr_text!r} printed in {PDF.name}: ...{text[max(0, at - 80) : at + 80]}..."
 
 
 def test_every_exercise_with_its_solution():
@@ -169,7 +173,7 @@ def test_bibliography_lists_every_reference():
     start = text.rfind("BIBLIOGRAPHY")
     assert start >= 0, "no bibliography in the PDF"
     end = text.find("Python Module Index", start)
-    bibliography = text[start:end if end > 0 else None]
+    bibliography = text[start : end if end > 0 else None]
     missing = []
     for key, entry in parse_file(str(ROOT / "book" / "references.bib")).entries.items():
         year = entry.fields.get("year", "")
@@ -204,14 +208,19 @@ MARGIN_PT = 2.0  # a word may overhang the text block by this much (italic corre
 
 
 @functools.cache
-def _words() -> tuple[tuple[int, float, float, float, str], ...]:
-    """(page, xMin, xMax, page width, word) of every word, from ``pdftotext -bbox-layout``."""
+def _words() -> tuple[tuple[int, float, float, float, str, float, float], ...]:
+    """(page, xMin, xMax, page width, word, yMin, yMax) of every word (``pdftotext -bbox-layout``)."""
     html = _poppler("pdftotext", "-bbox-layout", str(PDF), "-")
     page_re = re.compile(r'<page width="([\d.]+)" height="[\d.]+">(.*?)</page>', re.DOTALL)
-    word_re = re.compile(r'<word xMin="([\d.-]+)" yMin="[\d.-]+" xMax="([\d.-]+)" yMax="[\d.-]+">(.*?)</word>')
+    word_re = re.compile(
+        r'<word xMin="([\d.-]+)" yMin="([\d.-]+)" xMax="([\d.-]+)" yMax="([\d.-]+)">(.*?)</word>'
+    )
     out = []
     for number, (width, body) in enumerate(page_re.findall(html), 1):
-        out += [(number, float(m[1]), float(m[2]), float(width), m[3]) for m in word_re.finditer(body)]
+        out += [
+            (number, float(m[1]), float(m[3]), float(width), m[5], float(m[2]), float(m[4]))
+            for m in word_re.finditer(body)
+        ]
     return tuple(out)
 
 
@@ -222,7 +231,7 @@ def _right_edges() -> dict[int, float]:
 
     edges = {}
     for parity in (0, 1):
-        ends = Counter(round(x1) for page, _, x1, width, _ in _words() if page % 2 == parity and x1 > width / 2)
+        ends = Counter(round(w[2]) for w in _words() if w[0] % 2 == parity and w[2] > w[3] / 2)
         edges[parity] = float(ends.most_common(1)[0][0])
     return edges
 
@@ -263,18 +272,45 @@ def _chapter(entry: str, layout: bool = False) -> str:
 
 
 def test_no_word_beyond_the_page_edge():
-    beyond = [(page, word) for page, x0, x1, width, word in _words() if x1 > width + 0.5 or x0 < -0.5]
+    beyond = [(page, word) for page, x0, x1, width, word, *_ in _words() if x1 > width + 0.5 or x0 < -0.5]
     COUNTS["words beyond the page edge"] = f"{len(beyond)} (budget 0)"
     assert not beyond, f"words beyond the page edge (page, word): {beyond[:20]}"
 
 
 def test_no_line_runs_into_the_margin():
     edges = _right_edges()
-    into = [(page, word[:60]) for page, _, x1, _, word in _words() if x1 > edges[page % 2] + MARGIN_PT]
+    into = [(page, word[:60]) for page, _, x1, _, word, *_ in _words() if x1 > edges[page % 2] + MARGIN_PT]
     COUNTS[f"words past the text block (right edge {edges[1]:.0f}/{edges[0]:.0f} pt) into the margin"] = (
         f"{len(into)} (budget 0)"
     )
     assert not into, f"{len(into)} words run into the right margin (page, word): {into[:20]}"
+
+
+def test_no_line_runs_over_the_footer():
+    """A table that does not break across pages prints its last rows over the footer and off the
+    page. The footer is the lowest line of most pages; the text block ends where most pages'
+    text ends above it. Words between the two, or below the footer, have run over."""
+    from collections import Counter
+
+    by_page: dict[int, list] = {}
+    for page, _, _, _, word, y0, y1 in _words():
+        by_page.setdefault(page, []).append((y0, y1, word))
+    footer = Counter(round(max(ws)[0]) for ws in by_page.values()).most_common(1)[0][0]
+    bottom = Counter(
+        round(max(y1 for y0, y1, _ in ws if y0 < footer - 3))
+        for ws in by_page.values()
+        if any(y0 < footer - 3 for y0, _, _ in ws)
+    ).most_common(1)[0][0]
+    over = [
+        (page, word[:40])
+        for page, ws in sorted(by_page.items())
+        for y0, y1, word in ws
+        if (y1 > bottom + 6 and y0 < footer - 3) or y0 > footer + 12
+    ]
+    COUNTS[f"words run over the footer (text ends at {bottom} pt, footer at {footer} pt)"] = (
+        f"{len(over)} (budget 0)"
+    )
+    assert not over, f"{len(over)} words run below the text block (page, word): {over[:20]}"
 
 
 def _occurrences(result_id: str, text: str) -> int:
@@ -318,7 +354,8 @@ def test_no_empty_chapter():
     empty = [
         title
         for title, text in _chapters()
-        if len(re.sub(rf"\b\d+\b|{running_heads}|{re.escape(title)}", " ", text, flags=re.IGNORECASE).split()) < 5
+        if len(re.sub(rf"\b\d+\b|{running_heads}|{re.escape(title)}", " ", text, flags=re.IGNORECASE).split())
+        < 5
     ]
     COUNTS["empty chapters"] = f"{len(empty)} (budget 0)"
     assert not empty, f"chapters with nothing in them: {empty}"
@@ -339,14 +376,21 @@ def test_citations_in_the_text_are_labels_of_the_bibliography():
     # A parenthetical citation: brackets holding one or more author-year items, or the labels
     # of another style ([HSK+12]). A textual one ("Hinton et al. [2012]") brackets a year only.
     cited = []
-    for group in re.findall(r"\[([^\[\]]{2,200})\]", body):
+    author_year = re.compile(r"[^\W\d][^\[\];]*, \d{4}[a-z]?")
+    alpha = re.compile(r"[A-Z][A-Za-z+]{0,6}\d{2}[a-z]?")
+    for group in re.findall(r"\[([^\[\]]{2,300})\]", body):
+        group = re.sub(r"(?<=[a-z])- (?=[a-z])", "", group)  # a name hyphenated at a line's end
         items = [item.strip() for item in group.split(";")]
-        if all(re.search(r"\d{2}[a-z]?$", item) and re.search(r"[A-Z]", item) for item in items):
+        if all(author_year.fullmatch(i) or alpha.fullmatch(i) for i in items):
             cited += items
     assert cited, "no parenthetical citation found in the PDF's text"
     unknown = sorted({c for c in cited if c not in labels})
-    COUNTS["citations whose form is not a bibliography label"] = f"{len(unknown)} of {len(set(cited))} (budget 0)"
-    assert not unknown, f"cited in the text, but no such label in the bibliography: {unknown[:10]}; labels: {sorted(labels)[:5]}"
+    COUNTS["citations whose form is not a bibliography label"] = (
+        f"{len(unknown)} of {len(set(cited))} (budget 0)"
+    )
+    assert not unknown, (
+        f"cited in the text, but no such label in the bibliography: {unknown[:10]}; labels: {sorted(labels)[:5]}"
+    )
 
 
 def test_explorers_are_their_sentence_not_slider_code():
@@ -360,13 +404,17 @@ def test_explorers_are_their_sentence_not_slider_code():
     untagged = [
         "".join(c["source"])[:60]
         for c, tags in _notebook_cells()
-        if reglab_pdf.EXPLORER_TAG not in tags and any(widget in o.get("data", {}) for o in c.get("outputs", []))
+        if reglab_pdf.EXPLORER_TAG not in tags
+        and any(widget in o.get("data", {}) for o in c.get("outputs", []))
     ]
-    assert not untagged, f"cells with a widget output that are not tagged {reglab_pdf.EXPLORER_TAG!r}: {untagged}"
+    assert not untagged, (
+        f"cells with a widget output that are not tagged {reglab_pdf.EXPLORER_TAG!r}: {untagged}"
+    )
     letters = re.sub(r"[^a-z]", "", pdf_text().lower())  # words broken at a line's end join again
     code = len(re.findall(r"\binteract\(|\b(?:Float|Int|FloatLog)Slider\(", pdf_text()))
     sentences = sum(
-        letters.count(re.sub(r"[^a-z]", "", reglab_pdf.explorer_sentence(c["metadata"]).lower())) for c in explorers
+        letters.count(re.sub(r"[^a-z]", "", reglab_pdf.explorer_sentence(c["metadata"]).lower()))
+        for c in explorers
     )
     COUNTS["explorers printed as slider code"] = f"{code} (budget 0)"
     COUNTS["explorers printed as their sentence"] = f"{sentences} of {len(explorers)}"
