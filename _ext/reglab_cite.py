@@ -147,4 +147,4 @@ def _register():
 
 def setup(app):
     _register()
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -165,8 +165,9 @@ _MIN_SHARE = 5  # percent of the line: "#", "yes"
 _CHAR_PT = {"upper": 7.0, "digit": 5.0, "other": 4.7, "code": 5.25}
 # A result ID (REG-2, WD-10, BAG-4a): breaking it at its hyphen prints "REG-" and "2".
 RESULT_ID = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]{0,5}-\d+[a-z]?(?![\w-])")
-# Where a long name in typewriter type may break (after these): reglab.derivations.l1_penalty
-_CODE_BREAKS = re.compile(r"(?<=[._(,/=])")
+# Where a long word (a name in code, Adam(weight_decay)) may break: after these characters.
+_CODE_BREAKS = re.compile(r"(?<=[._(,/=])(?=.)")
+_LONG_WORD = 12
 
 
 def _visible_words(node: nodes.Node) -> list[tuple[str, bool]]:
@@ -177,11 +178,38 @@ def _visible_words(node: nodes.Node) -> list[tuple[str, bool]]:
         code = isinstance(child.parent, (nodes.literal, addnodes.literal_emphasis, addnodes.literal_strong))
         if isinstance(child.parent, nodes.math):
             words.append(("x" * max(1, len(child) // 3), False))
-        elif code:
-            words += [(piece, True) for w in str(child).split() for piece in _CODE_BREAKS.split(w) if piece]
         else:
-            words += [(w, False) for w in str(child).split()]
+            words += [(piece, code) for w in str(child).split() for piece in _pieces(w)]
     return words
+
+
+def _pieces(word: str) -> list[str]:
+    """A word as it may break: a long one after its dots, underscores, brackets ... (a result ID
+    never)."""
+    if len(word) < _LONG_WORD or RESULT_ID.fullmatch(word):
+        return [word]
+    return [p for p in _CODE_BREAKS.split(word) if p]
+
+
+def _latex_breakable(text: str, engine: str) -> str:
+    """``text`` as LaTeX: result IDs in an unbreakable box, long words breakable (_pieces)."""
+
+    out, at = [], 0
+    for match in RESULT_ID.finditer(text):
+        out += [_latex_words(text[at : match.start()], engine), rf"\mbox{{{match.group(0)}}}"]
+        at = match.end()
+    out.append(_latex_words(text[at:], engine))
+    return "".join(out)
+
+
+def _latex_words(text: str, engine: str) -> str:
+    from sphinx.util.texescape import escape
+
+    parts = re.split(r"(\s+)", text)
+    return "".join(
+        part if part.isspace() else r"\allowbreak{}".join(escape(p, engine) for p in _pieces(part))
+        for part in parts
+    )
 
 
 def _word_pt(word: str, code: bool) -> float:
@@ -237,20 +265,13 @@ def _in_flow(table: nodes.table) -> bool:
     return True
 
 
-def _unbreakable_ids(entry: nodes.entry) -> None:
+def _breakable_entry(entry: nodes.entry, engine: str) -> None:
     for text in list(entry.findall(nodes.Text)):
-        if isinstance(text.parent, (nodes.literal, nodes.math, nodes.raw, nodes.literal_block)):
+        if isinstance(text.parent, (nodes.math, nodes.raw, nodes.literal_block, nodes.math_block)):
             continue
-        pieces, at = [], 0
-        for match in RESULT_ID.finditer(str(text)):
-            pieces += [
-                nodes.Text(str(text)[at : match.start()]),
-                nodes.raw("", rf"\mbox{{{match.group(0)}}}", format="latex"),
-            ]
-            at = match.end()
-        if pieces:
-            pieces.append(nodes.Text(str(text)[at:]))
-            text.parent.replace(text, [p for p in pieces if not isinstance(p, nodes.Text) or str(p)])
+        source = str(text)
+        if RESULT_ID.search(source) or any(len(_pieces(w)) > 1 for w in source.split()):
+            text.parent.replace(text, nodes.raw("", _latex_breakable(source, engine), format="latex"))
 
 
 def _latex_tables(app, doctree, docname):
@@ -267,7 +288,7 @@ def _latex_tables(app, doctree, docname):
                 colspec["colwidth"] = share
             table["classes"] = [c for c in table["classes"] if c != "colwidths-auto"] + ["colwidths-given"]
         for entry in table.findall(nodes.entry):
-            _unbreakable_ids(entry)
+            _breakable_entry(entry, app.config.latex_engine)
         # Columns are set ragged right: justified, a narrow column stretches its spaces.
         widths = [int(c.get("colwidth", 1)) for c in colspecs]
         spec = "".join(rf">{{\raggedright\arraybackslash}}\X{{{w}}}{{{sum(widths)}}}" for w in widths)
@@ -351,17 +372,13 @@ def _print_cells(app, doctree):
 def _breakable_code(app, doctree, docname):
     if not _is_latex(app):
         return
-    from sphinx.util.texescape import escape
-
     for literal in list(doctree.findall(nodes.literal)):
         if literal.get("language") or isinstance(literal.parent, nodes.title):
             continue
         for text in list(literal.findall(nodes.Text)):
-            pieces = [p for p in re.split(r"(?<=[._(,/=])(?=.)", str(text)) if p]
-            if len(str(text)) < 16 or len(pieces) < 2:
-                continue
-            latex = r"\allowbreak{}".join(escape(p, app.config.latex_engine) for p in pieces)
-            text.parent.replace(text, nodes.raw("", latex, format="latex"))
+            if any(len(_pieces(w)) > 1 for w in str(text).split()):
+                latex = _latex_words(str(text), app.config.latex_engine)
+                text.parent.replace(text, nodes.raw("", latex, format="latex"))
 
 
 def _short_signatures(app):
@@ -403,4 +420,5 @@ def setup(app):
     app.connect("doctree-resolved", _exercise_references)
     app.connect("builder-inited", _short_signatures)
     app.connect("doctree-resolved", _drop_empty_sections)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    # env_version: documents read by an older version of this extension are read again.
+    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
