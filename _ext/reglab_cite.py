@@ -95,7 +95,8 @@ def _reference_style():
         """Parenthetical by the author-year label; textual as "Author [year]"."""
 
         bracket_textual: BracketStyle = field(default_factory=BracketStyle)
-        bracket_parenthetical: BracketStyle = field(default_factory=BracketStyle)
+        # several works in one citation: "[Caruana, 1997; Ruder, 2017]"
+        bracket_parenthetical: BracketStyle = field(default_factory=lambda: BracketStyle(sep="; "))
         bracket_author: BracketStyle = field(default_factory=BracketStyle)
         bracket_label: BracketStyle = field(default_factory=BracketStyle)
         bracket_year: BracketStyle = field(default_factory=BracketStyle)
@@ -147,4 +148,4 @@ def _register():
 
 def setup(app):
     _register()
-    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"env_version": 3, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -364,23 +364,10 @@ def _print_cells(app, doctree):
                     cell.remove(part)
 
 
-# Long names in typewriter type (reglab.experiments.early_stopping.run_validation_curve) do not
-# hyphenate: in the text or in a table's column they run into the margin. They may break after a
-# dot, an underscore, a bracket, a comma, a slash or an equals sign. Signatures of the library
-# reference are set in one box each, which cannot break: there the module's name is left out
-# (the page's title names the module), for the LaTeX builder only.
-def _breakable_code(app, doctree, docname):
-    if not _is_latex(app):
-        return
-    for literal in list(doctree.findall(nodes.literal)):
-        if literal.get("language") or isinstance(literal.parent, nodes.title):
-            continue
-        for text in list(literal.findall(nodes.Text)):
-            if any(len(_pieces(w)) > 1 for w in str(text).split()):
-                latex = _latex_words(str(text), app.config.latex_engine)
-                text.parent.replace(text, nodes.raw("", latex, format="latex"))
-
-
+# Signatures of the library reference are set in one box each, which cannot break: a name such
+# as reglab.derivations.sparse_representations.greedy_trap_residuals runs into the margin. In
+# the PDF the module's name is left out of them (the page's title names the module). (Inline
+# code needs nothing: Sphinx's LaTeX breaks it after dots and before underscores.)
 def _short_signatures(app):
     if _is_latex(app):
         app.config.add_module_names = False
@@ -416,9 +403,8 @@ def setup(app):
     app.connect("doctree-resolved", _latex_depth_for_writing)
     app.connect("doctree-read", _print_cells)
     app.connect("doctree-resolved", _latex_tables)
-    app.connect("doctree-resolved", _breakable_code)
     app.connect("doctree-resolved", _exercise_references)
     app.connect("builder-inited", _short_signatures)
     app.connect("doctree-resolved", _drop_empty_sections)
     # env_version: documents read by an older version of this extension are read again.
-    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
+    return {"env_version": 3, "parallel_read_safe": True, "parallel_write_safe": True}
