@@ -428,7 +428,9 @@ def _print_pdf_counts(request):
     """Each count above, printed when the module's tests are done, passing or not."""
     yield
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and COUNTS:
-        reporter.write_sep("-", f"PDF counts ({PDF.name})")
-        for name, value in COUNTS.items():
-            reporter.write_line(f"{name}: {value}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and COUNTS:
+        with capture.global_and_fixture_disabled():
+            reporter.write_sep("-", f"PDF counts ({PDF.name})")
+            for name, value in COUNTS.items():
+                reporter.write_line(f"{name}: {value}")
