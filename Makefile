@@ -99,7 +99,7 @@ test: $(STAMP)
 	@[ -n "$$REGLAB_STAGES_KEEP" ] || $(STAGE) start
 	@$(STAGE) run test-lib -- $(MAKE) --no-print-directory test-lib
 	@$(STAGE) run test-notebooks -- $(MAKE) --no-print-directory test-notebooks
-	@$(STAGE) run test-student -- $(MAKE) --no-print-directory test-student
+	@$(STAGE) run test-student -- $(MAKE) --no-print-directory test-student STUDENT_RUNS=0
 	@$(STAGE) run test-nbgrader -- $(MAKE) --no-print-directory test-nbgrader
 	@$(STAGE) run test-pdf -- $(MAKE) --no-print-directory test-pdf
 	@$(STAGE) run test-site -- $(MAKE) --no-print-directory test-site
@@ -117,8 +117,13 @@ test-lib: $(STAMP)
 # solutions filled in holds every code cell of its Jupyter-native chapter, so this one run
 # executes both editions. Both editions are scanned for raw MyST first.
 COLAB := _build/colab
+# In the whole `make test` the chapters' execution is left to test-nbgrader, which runs the same
+# notebooks in the same kernel with the reference answers (every check must pass) and with
+# planted wrong answers (every planted one must fail): STUDENT_RUNS=0 deselects it here.
+STUDENT_RUNS ?= 1
 test-student: $(STAMP) notebooks student colab-env
-	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab $(BIN)/python -m pytest tests -m student -n $(WORKERS) --dist loadfile -p no:cacheprovider
+	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab $(BIN)/python -m pytest tests -m student -n $(WORKERS) --dist loadfile -p no:cacheprovider \
+	  $(if $(filter 0,$(STUDENT_RUNS)),-k "not self_checks_accept_the_solutions")
 
 # The course nbgrader grades: the student kit with solution regions, graded checks and manually
 # graded written answers (tools/make_nbgrader.py), then graded by nbgrader itself: every chapter
