@@ -187,5 +187,5 @@ def test_the_appendix_page_has_a_section_per_chapter_in_book_order(page):
             title = next(line[2:].strip() for c in chapter.cells if c.cell_type == "markdown"
                          for line in c.source.splitlines() if line.startswith("# "))
             assert m.group(1) == title, f"{page}: the heading of {m.group(2)} is not its title {title!r}"
-            assert after is not None and f'chapter="{m.group(2)}"' in after.source, f"{page}: no table under {title}"
+            assert after is not None and f'table("{m.group(2)}")' in after.source, f"{page}: no table under {title}"
     assert sections == [c for c in order if c in having]
