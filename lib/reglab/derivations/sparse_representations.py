@@ -259,7 +259,7 @@ def check_sp2_omp(d: int = 12, m: int = 8, k: int = 3, n_signals: int = 20, seed
     "SP-2",
     label="brute force, orthogonal columns of other lengths",
     planted=(
-        Planted("orthonormal rule", "ranks orthogonal atoms of different lengths by |w_j^T x| (exercise 1)",
+        Planted("orthonormal rule", "ranks orthogonal atoms of different lengths by |w_j^T x| (Exercise 12.1)",
                 kind="student"),
         Planted("unscaled coefficients", "takes w_j^T x as the coefficient, not w_j^T x / ||w_j||^2",
                 kind="student"),
