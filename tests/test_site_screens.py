@@ -61,7 +61,6 @@ _HAS_PANEL = """(which) => {
 _SEARCH_BARS = """() => [...document.querySelectorAll('.search-button__button, form.bd-search, .search-button-field')]
   .filter(e => { const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
     return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && r.right > 0 && r.left < window.innerWidth
-      && r.bottom > 0 && r.top < window.innerHeight
       && !e.closest('dialog:not([open]), .search-button__wrapper:not(.show), .bd-article, .bd-search-container'); })
   .filter((e, i, all) => !all.some(o => o !== e && o.contains(e))).length"""
 
