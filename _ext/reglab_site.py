@@ -148,6 +148,30 @@ def _skip_stock_members(app, what, name, obj, skip, options):
 
 # 7. Each image of a page that is not inside a link already becomes a link to its copy in
 #    _images (as Sphinx does for the images it scales itself).
+# An explorer (a code cell tagged `explorer`: ipywidgets sliders) needs a live kernel. On the
+# static site its output is empty; its code is folded (the cell's `hide-input` tag) and a sentence
+# in front of it says what it is and where it runs. (In print _ext/reglab_pdf.py replaces it.)
+EXPLORER_NOTE = (
+    "An explorer with sliders stands here. Its sliders move on a live kernel: open this "
+    "chapter's notebook in Binder or Colab (the buttons at the top of the page). Its code is "
+    "folded below."
+)
+
+
+def _explorer_notes(app, doctree, docname):
+    if getattr(app.builder, "format", "") != "html":
+        return
+    from docutils import nodes
+
+    for cell in list(doctree.findall(nodes.container)):
+        if cell.get("nb_element") != "cell_code":
+            continue
+        if "explorer" not in (cell.get("cell_metadata") or {}).get("tags", []):
+            continue
+        note = nodes.paragraph("", "", nodes.emphasis("", EXPLORER_NOTE), classes=["reglab-explorer"])
+        cell.parent.insert(cell.parent.index(cell), note)
+
+
 def _link_images(app, doctree, docname):
     if getattr(app.builder, "format", "") != "html":
         return
@@ -239,9 +263,11 @@ def setup(app):
     app.connect("config-inited", _add_static)
     app.connect("config-inited", _templates_without_fontawesome_js)
     app.add_css_file("reglab.css", priority=900)
+    app.add_css_file("reglab-ledger.css", priority=901)
     app.add_js_file("reglab.js", priority=900)
     app.connect("autodoc-skip-member", _skip_stock_members)
     app.connect("doctree-resolved", _link_images)
+    app.connect("doctree-resolved", _explorer_notes)
     # after sphinx-mathjax-offline's own copy of everything (build-finished, priority 500)
     app.connect("build-finished", _copy_mathjax, priority=900)
     app.connect("builder-inited", _tag_pdf)

@@ -148,3 +148,22 @@ def test_reference_pages_show_no_pytorch_stock_docstrings(page):
     text = (HTML / page).read_text(encoding="utf-8")
     found = [s for s in STOCK_DOCSTRINGS if s in text]
     assert not found, f"{page} shows PyTorch's stock docstring: {found}"
+
+
+def test_every_explorer_says_where_its_sliders_move_and_folds_its_code():
+    """On the static site an explorer's sliders are dead: a sentence says where they run, and
+    its code is folded (BOOK_SPEC 13); in print _ext/reglab_pdf.py replaces the cell."""
+    import json
+
+    missing = []
+    for chapter in sorted((ROOT / "book").glob("*.ipynb")):
+        cells = json.loads(chapter.read_text())["cells"]
+        explorers = sum("explorer" in c["metadata"].get("tags", []) for c in cells)
+        if not explorers:
+            continue
+        page = (HTML / "book" / f"{chapter.stem}.html").read_text()
+        notes = page.count('class="reglab-explorer"')
+        folded = len(re.findall(r'class="[^"]*tag_explorer[^"]*tag_hide-input|tag_hide-input[^"]*tag_explorer', page))
+        if notes != explorers or folded != explorers:
+            missing.append(f"{chapter.stem}: {explorers} explorers, {notes} notes, {folded} folded")
+    assert not missing, missing
