@@ -52,8 +52,16 @@ class PdfLinkRole(SphinxRole):
 
 def pdf_name(app) -> str:
     """File name of the PDF: the LaTeX target name of the book with .pdf for .tex."""
-    documents = app.config.latex_documents or []
-    target = documents[0][1] if documents else "book.tex"
+    # The book's configuration names it (latex.latex_documents.targetname); jupyter-book passes
+    # that on to Sphinx for its PDF builds only, and the site's Sphinx has its default
+    # ("projectnamenotset.tex") instead.
+    import yaml
+
+    config = yaml.safe_load((Path(app.srcdir) / "_config.yml").read_text(encoding="utf-8")) or {}
+    target = ((config.get("latex") or {}).get("latex_documents") or {}).get("targetname")
+    if not target:
+        documents = app.config.latex_documents or []
+        target = documents[0][1] if documents else "book.tex"
     return Path(target).with_suffix(".pdf").name
 
 

@@ -75,7 +75,13 @@ def _break_at_dots(html):
     if _DOTTED_NAME is None:
         _DOTTED_NAME = re.compile(r'(<span class="pre">)(reglab(?:\.\w+)+)(</span>)')
     out = _DOTTED_NAME.sub(lambda m: m[1] + m[2].replace(".", ".<wbr>") + m[3], str(html))
-    return out if type(html) is str else type(html)(out)  # a jinja2 Markup stays one
+    if type(html) is str:
+        return out
+    from bs4 import BeautifulSoup
+
+    if isinstance(html, BeautifulSoup):  # the theme's sidebar arrives parsed
+        return BeautifulSoup(out, "html.parser")
+    return type(html)(out)  # a jinja2 Markup stays one
 
 
 def _wrap_sidebar_names(app, pagename, templatename, context, doctree):
