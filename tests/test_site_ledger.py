@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_site import HTML, browser, server  # noqa: F401  (fixtures)
+from conftest import HTML
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
