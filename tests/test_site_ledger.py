@@ -10,7 +10,6 @@ columns wrapping to a few letters); with a row per result it is about a third of
 from __future__ import annotations
 
 import pytest
-
 from conftest import HTML
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
@@ -46,7 +45,7 @@ _MEASURE = """() => {
 }"""
 
 
-def _measure(browser, server, page_path, size):  # noqa: F811
+def _measure(browser, server, page_path, size):
     width, height = SIZES[size]
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
@@ -59,7 +58,7 @@ def _measure(browser, server, page_path, size):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def measured(browser, server):  # noqa: F811
+def measured(browser, server):
     if not all((HTML / p).exists() for p in PAGES):
         pytest.fail("the ledger or errata page is not built: run `make book` first")
     return {(p, s): _measure(browser, server, p, s) for p in PAGES for s in SIZES}

@@ -69,7 +69,7 @@
     if (!article) return;
     const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT, {
       acceptNode: (n) =>
-        n.parentElement.closest("pre, code, mjx-container, .math, script, style, .reglab-id") || !ID.test(n.data)
+        n.parentElement.closest("pre, code, mjx-container, .math, script, style, .reglab-id, .reglab-id-text") || !ID.test(n.data)
           ? NodeFilter.FILTER_REJECT
           : NodeFilter.FILTER_ACCEPT,
     });
@@ -81,7 +81,7 @@
       parts.forEach((part, i) => {
         if (i % 2 === 1) {
           const span = document.createElement("span");
-          span.className = "reglab-id";
+          span.className = "reglab-id-text";
           span.textContent = part;
           fragment.appendChild(span);
         } else if (part) fragment.appendChild(document.createTextNode(part));
