@@ -209,3 +209,16 @@ def test_glue_folding_keeps_what_the_cell_computes():
     assert split_glue("for i in range(2):\n    glue('i', i)\nprint(i)") is None  # i would differ
     assert split_glue("glue('x', 1)\nfig") is None  # fig would be displayed
     assert split_glue("for i in range(2):\n    print(i)\n    glue('i', i)") is None  # mixed loop
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_cells_printed_text_is_one_output_box(path):
+    """Glue outputs wait for the end of their cell (reglab.book): nothing splits what a cell
+    prints into several boxes (BOOK_SPEC 13)."""
+    split = []
+    for i, cell in enumerate(_code_cells(_load(path))):
+        kinds = [o.get("name") if o["output_type"] == "stream" else None for o in cell["outputs"]]
+        runs = [k for j, k in enumerate(kinds) if k and (j == 0 or kinds[j - 1] != k)]
+        if len(runs) != len(set(runs)):
+            split.append(f"code cell {i + 1}: {kinds}")
+    assert not split, f"{path.name}: printed text split by other outputs: {split}"
