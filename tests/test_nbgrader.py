@@ -224,7 +224,12 @@ def test_nbgrader_grades_the_reference_the_untouched_release_and_planted_errors(
         nbformat.write(nb, folder / path.name)
 
     start = time.perf_counter()
-    graded = _nbgrader(root, "autograde", chapter, "--force", f"--Execute.kernel_name={KERNEL}")
+    # A chapter's longest cell takes well under a minute here; the course's own 900 s is for
+    # instructors' slower servers. Once, the kernel stalled after an explorer cell until the
+    # timeout interrupted it (no error, 15 minutes lost): 300 s bounds what such a stall costs.
+    graded = _nbgrader(
+        root, "autograde", chapter, "--force", f"--Execute.kernel_name={KERNEL}", "--Execute.timeout=300"
+    )
     seconds = time.perf_counter() - start
     assert graded.returncode == 0, graded.stderr[-3000:]
     assert "ERROR" not in graded.stderr, graded.stderr[-3000:]
