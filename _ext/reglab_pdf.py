@@ -282,6 +282,33 @@ def _breakable_entry(entry: nodes.entry, engine: str) -> None:
             text.parent.replace(text, nodes.raw("", _latex_breakable(source, engine), format="latex"))
 
 
+# The ledger's and errata's checks, folded under each row on the site, are a nested list in the
+# row's cell in print; a row cannot break across pages, so a result with many checks ran into the
+# footer. In print the lists follow the table instead, each under its result's ID.
+def _checks_after_tables(app, doctree, docname):
+    if not _is_latex(app):
+        return
+    for table in list(doctree.findall(nodes.table)):
+        if not {"reglab-ledger", "reglab-errata"} & set(table["classes"]):
+            continue
+        moved = []
+        for row in table.findall(nodes.row):
+            entries = list(row.findall(nodes.entry))
+            lists = [b for e in entries[1:] for b in e.findall(nodes.bullet_list)
+                     if not isinstance(b.parent, nodes.list_item)]
+            if not lists:
+                continue
+            label = "".join(t.astext() for t in entries[0].findall(nodes.Text)
+                            if not isinstance(t.parent, nodes.raw)).strip()
+            for b in lists:
+                b.parent.remove(b)
+            moved.append(nodes.paragraph("", "", nodes.strong("", f"{label}: checks")))
+            moved.extend(lists)
+        if moved:
+            parent = table.parent
+            parent.insert(parent.index(table) + 1, moved)
+
+
 def _latex_tables(app, doctree, docname):
     if not _is_latex(app):
         return
@@ -410,6 +437,7 @@ def setup(app):
     app.connect("builder-inited", _site_depth_for_sphinx_numbers, priority=900)
     app.connect("doctree-resolved", _latex_depth_for_writing)
     app.connect("doctree-read", _print_cells)
+    app.connect("doctree-resolved", _checks_after_tables)
     app.connect("doctree-resolved", _latex_tables)
     app.connect("doctree-resolved", _exercise_references)
     app.connect("builder-inited", _short_signatures)
