@@ -382,13 +382,20 @@ def explorer_sentence(metadata: dict) -> str:
     return f"{own} {LIVE}"
 
 
+def code_cells(doctree):
+    """``(cell, its metadata)`` for every notebook code cell of a document (a list: callers
+    replace cells as they go)."""
+    return [
+        (cell, cell.get("cell_metadata") or {})
+        for cell in doctree.findall(nodes.container)
+        if cell.get("nb_element") == "cell_code"
+    ]
+
+
 def _print_cells(app, doctree):
     if not _is_latex(app):
         return
-    for cell in list(doctree.findall(nodes.container)):
-        if cell.get("nb_element") != "cell_code":
-            continue
-        metadata = cell.get("cell_metadata") or {}
+    for cell, metadata in code_cells(doctree):
         tags = metadata.get("tags", [])
         if EXPLORER_TAG in tags:
             text = nodes.emphasis("", explorer_sentence(metadata))

@@ -169,10 +169,10 @@ def _explorer_notes(app, doctree, docname):
         return
     from docutils import nodes
 
-    for cell in list(doctree.findall(nodes.container)):
-        if cell.get("nb_element") != "cell_code":
-            continue
-        if "explorer" not in (cell.get("cell_metadata") or {}).get("tags", []):
+    from _ext.reglab_pdf import EXPLORER_TAG, code_cells
+
+    for cell, metadata in code_cells(doctree):
+        if EXPLORER_TAG not in metadata.get("tags", []):
             continue
         note = nodes.paragraph("", "", nodes.emphasis("", EXPLORER_NOTE), classes=["reglab-explorer"])
         cell.parent.insert(cell.parent.index(cell), note)
