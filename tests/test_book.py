@@ -13,8 +13,7 @@ from reglab.derivations.registry import Part, Planted, Result, derivation, exper
 
 
 def test_outcome_is_read_back_from_the_stored_outputs(tmp_path, monkeypatch):
-    # record glues through MyST-NB; capture what it would store in the notebook.
-    import myst_nb
+    # record glues as MyST-NB does; capture what it would store in the notebook.
     import nbformat
 
     experiment("T-18", chapter="_tests_nb", claim="c", expected="decrease", measures="error", unit="")
@@ -23,7 +22,7 @@ def test_outcome_is_read_back_from_the_stored_outputs(tmp_path, monkeypatch):
     def fake_display(data, raw=False, metadata=None):
         stored.append({"output_type": "display_data", "data": data, "metadata": metadata})
 
-    monkeypatch.setattr("myst_nb.ext.glue.ipy_display", fake_display)
+    monkeypatch.setattr("IPython.display.display", fake_display)
     record("T-18", effect=-0.1, low=-0.2, high=-0.05, seeds=5)
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("")
@@ -33,7 +32,23 @@ def test_outcome_is_read_back_from_the_stored_outputs(tmp_path, monkeypatch):
     nbformat.write(nb, tmp_path / "_tests_nb.ipynb")
     o = get_result("T-18").outcome(tmp_path)
     assert (o.effect, o.low, o.high, o.seeds, o.verdict) == (-0.1, -0.2, -0.05, 5, "supported")
-    assert myst_nb
+
+
+@pytest.mark.parametrize("value", [2.4105791970520047, 7, "a 'quoted' text", True])
+def test_glue_writes_what_myst_nb_glue_writes(monkeypatch, value):
+    # glue writes MyST-NB's record itself (importing MyST-NB costs a kernel two seconds): the
+    # same output, byte for byte, as myst_nb.glue(name, value, display=False).
+    pytest.importorskip("myst_nb")
+    from myst_nb import glue as myst_glue
+
+    ours, theirs = [], []
+    monkeypatch.setattr(book, "_ipython", lambda: None)  # glue at once (MyST-NB makes a shell)
+    monkeypatch.setattr(book, "_PENDING", [])
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: ours.append((a, k)))
+    monkeypatch.setattr("myst_nb.ext.glue.ipy_display", lambda *a, **k: theirs.append((a, k)))
+    glue("t_same", value)
+    myst_glue("t_same", book.GLUED["t_same"], display=False)
+    assert ours == theirs and len(ours) == 1
 
 
 def _ledger_rows():

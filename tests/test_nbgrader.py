@@ -7,17 +7,23 @@ exercise with a check, the written answers graded by hand, the points of every e
 The tests marked ``nbgrader`` (``make test-nbgrader``) run nbgrader, installed in an environment
 of its own (``_build/nbgrader-env``: nbgrader pins JupyterLab and Notebook, which the book's
 environment does not hold), on one copy of the course per chapter: ``generate_assignment``, then
-``autograde`` of three submissions, executed in the Colab-like kernel (``REGLAB_KERNEL``):
+``autograde`` of two submissions, executed in the Colab-like kernel (``REGLAB_KERNEL``):
 
-* ``reference``: the source notebook, solutions in place: every check earns its points;
-* ``untouched``: the released notebook as it was handed out: 0 points, and no error but the
-  failed assertions of the checks;
-* ``planted``: the reference with every second exercise's answer replaced by a deliberately
-  wrong one (:func:`reglab.planted_answer`): 0 exactly at those, full points elsewhere, where
-  the answer cell asserts that the check rejects the planted error all the same. With the
-  reference, every check is seen to accept the book's solution and reject a planted error.
+* ``reference``: the source notebook, solutions in place, each answer cell also asserting that
+  its check rejects a deliberately wrong answer (:func:`reglab.planted_answer`): every check
+  earns its points;
+* ``mixed``: the released notebook as it was handed out, with every second exercise answered
+  wrongly (a planted wrong answer) and the others left untouched: 0 at every check, the
+  untouched written answers 0 by themselves, and no error but the checks' failed assertions.
 
-Every chapter runs three times: minutes per chapter (``pytest tests -m nbgrader -n 2``).
+Each submission is a whole execution of the chapter, so it also stands for one of the CPU code
+paths of BOOK_SPEC 9: the reference runs on the AVX2 path, the mixed submission on the baseline
+path, and every chapter cell's outputs are held against the book's stored outputs as nbval holds
+them (:mod:`tools.stored_outputs`). ``make test-notebooks`` runs nbval on this machine's own path;
+no further pass over the book is needed for the other two (``make reproducibility`` still runs
+the full matrix with nbval).
+
+Every chapter runs twice: a minute or two per chapter (``pytest tests -m nbgrader -n 2``).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import nbformat
 import pytest
 from reglab import exercise, exercises
 
-from tools import make_nbgrader, make_student
+from tools import make_nbgrader, make_student, stored_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "_build" / "jupyter"  # make notebooks
@@ -41,7 +47,13 @@ COURSE = ROOT / "_build" / "nbgrader"  # make nbgrader
 NBGRADER_ENV = Path(os.environ.get("REGLAB_NBGRADER_ENV", ROOT / "_build" / "nbgrader-env"))
 KERNEL = os.environ.get("REGLAB_KERNEL", "python3")
 CHAPTERS = make_student.chapters()
-STUDENTS = ("reference", "untouched", "planted")
+STUDENTS = ("reference", "mixed")
+# The CPU code path each submission runs on (BOOK_SPEC 9; the Makefile's repro-avx2 and
+# repro-baseline use the same settings with nbval).
+CPU_PATHS = {
+    "reference": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "mixed": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"},
+}
 
 
 def _graded(chapter: str) -> list[str]:
@@ -49,7 +61,7 @@ def _graded(chapter: str) -> list[str]:
 
 
 def _planted(chapter: str) -> list[str]:
-    """The exercises whose answers the planted submission gets wrong: every second one."""
+    """The exercises whose answers the mixed submission gets wrong: every second one."""
     return _graded(chapter)[1::2]
 
 
@@ -133,9 +145,10 @@ def test_course_notebook_cells(path):
 # --- nbgrader itself --------------------------------------------------------------------------
 
 
-def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+def _nbgrader(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
+        **(env or {}),
         "PATH": f"{NBGRADER_ENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         "MKL_NUM_THREADS": "1",
@@ -188,7 +201,7 @@ def _errors(nb) -> dict[str, list[str]]:
 
 @pytest.mark.nbgrader
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_nbgrader_grades_the_reference_the_untouched_release_and_planted_errors(path):
+def test_nbgrader_grades_the_reference_and_planted_errors_on_two_cpu_paths(path):
     chapter = path.stem
     if not (NBGRADER_ENV / "bin" / "nbgrader").exists():
         pytest.fail(f"no nbgrader in {NBGRADER_ENV}: run `make test-nbgrader`, which installs it")
@@ -209,39 +222,45 @@ def test_nbgrader_grades_the_reference_the_untouched_release_and_planted_errors(
         "a solution region was released"
     )
 
+    planted, graded = _planted(chapter), _graded(chapter)
     reference = nbformat.read(source, as_version=4)
-    planted = nbformat.read(source, as_version=4)
-    for cell in planted.cells:
-        grade_id = cell.metadata["nbgrader"]["grade_id"]
-        label = grade_id.removesuffix("-answer")
-        if label in _planted(chapter):
-            cell.source += make_nbgrader.planted_source(exercise(label))
-        elif label in _graded(chapter):  # the check still rejects a planted error, where it scores
+    for cell in reference.cells:
+        label = cell.metadata["nbgrader"]["grade_id"].removesuffix("-answer")
+        if label in graded:  # the check rejects a planted error, and the right answer stays
             cell.source += make_nbgrader.rejected_source(exercise(label))
-    for student, nb in zip(STUDENTS, (reference, released, planted)):
+    # What a student hands in: the release, every second exercise answered wrongly (the
+    # solution, then a planted error in its place, its written answer given), the rest untouched.
+    answered = {c.metadata["nbgrader"]["grade_id"]: c for c in nbformat.read(source, as_version=4).cells}
+    mixed = nbformat.read(release, as_version=4)
+    for k, cell in enumerate(mixed.cells):
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        label = grade_id.removesuffix("-answer").removesuffix("-written")
+        if label in planted and grade_id != f"{label}-check":
+            mixed.cells[k] = answered[grade_id]
+            if grade_id == f"{label}-answer":
+                mixed.cells[k].source += make_nbgrader.planted_source(exercise(label))
+    for student, nb in zip(STUDENTS, (reference, mixed)):
         folder = root / "submitted" / student / chapter
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / path.name)
 
-    start = time.perf_counter()
-    # A chapter's longest cell takes well under a minute here; the course's own 900 s is for
-    # instructors' slower servers. Once, the kernel stalled after an explorer cell until the
-    # timeout interrupted it (no error, 15 minutes lost): 300 s bounds what such a stall costs.
-    graded = _nbgrader(
-        root, "autograde", chapter, "--force", f"--Execute.kernel_name={KERNEL}", "--Execute.timeout=300"
-    )
-    seconds = time.perf_counter() - start
-    assert graded.returncode == 0, graded.stderr[-3000:]
-    assert "ERROR" not in graded.stderr, graded.stderr[-3000:]
+    seconds = {}
+    for student in STUDENTS:
+        start = time.perf_counter()
+        # A chapter's longest cell takes well under a minute here; the course's own 900 s is for
+        # instructors' slower servers. Once, the kernel stalled after an explorer cell until the
+        # timeout interrupted it (no error, 15 minutes lost): 300 s bounds what such a stall costs.
+        done = _nbgrader(
+            root, "autograde", chapter, f"--student={student}", "--force", f"--Execute.kernel_name={KERNEL}",
+            "--Execute.timeout=300", env=CPU_PATHS[student],
+        )
+        seconds[student] = time.perf_counter() - start
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "ERROR" not in done.stderr, done.stderr[-3000:]
     grades = _grades(root, chapter)
 
-    checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in _graded(chapter)}
-    wrong = {f"{label}-check" for label in _planted(chapter)}
-    expected = {
-        "reference": dict(checks),
-        "untouched": dict.fromkeys(checks, 0.0),
-        "planted": {k: 0.0 if k in wrong else v for k, v in checks.items()},
-    }
+    checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in graded}
+    expected = {"reference": dict(checks), "mixed": dict.fromkeys(checks, 0.0)}
     marks = {}
     for student in STUDENTS:
         auto = {name: g["auto"] for name, g in grades[student].items() if name in checks}
@@ -250,25 +269,36 @@ def test_nbgrader_grades_the_reference_the_untouched_release_and_planted_errors(
         written = {name: g for name, g in grades[student].items() if name.endswith("-written")}
         assert set(written) == {f"{e.label}-written" for e in exercises() if e.chapter == chapter}
         for name, g in written.items():  # by hand; an answer left as released scores 0 by itself
-            assert (g["manual"], g["auto"]) == ((False, 0.0) if student == "untouched" else (True, None)), (
-                name
-            )
+            untouched = student == "mixed" and name.removesuffix("-written") not in planted
+            assert (g["manual"], g["auto"]) == ((False, 0.0) if untouched else (True, None)), name
         marks[student] = sum(auto.values())
-    total = sum(checks.values())
-    assert marks["reference"] == total and marks["untouched"] == 0
-    if len(checks) > 1:
-        assert 0 < marks["planted"] < total
+    assert marks == {"reference": sum(checks.values()), "mixed": 0}
 
-    # No error but the checks' failed assertions: none with the reference; in the untouched
-    # release and the planted submission, only at the checks that score 0.
+    # No error but the checks' failed assertions: none with the reference; in the mixed
+    # submission, exactly at the checks (each scores 0). And every chapter cell printed what the
+    # book stores, on the submission's CPU code path.
+    reproduced = {}
     for student in STUDENTS:
         done = nbformat.read(root / "autograded" / student / chapter / path.name, as_version=4)
         errors = _errors(done)
         failing = {k for k, v in expected[student].items() if v == 0}
         assert set(errors) == failing, f"{chapter}, {student}: errors in {errors}"
         assert all(v == ["AssertionError"] for v in errors.values()), f"{chapter}, {student}: {errors}"
+        same = stored_outputs.compare(done, nbformat.read(path, as_version=4))
+        assert not same.differing, f"{chapter}, {student} on {CPU_PATHS[student]}: {same}\n" + "\n".join(
+            same.differing
+        )
+        book_cells = sum(
+            c.cell_type == "code" and not c.metadata.get("reglab", {}).get("solution")
+            for c in nbformat.read(NATIVE / path.name, as_version=4).cells
+        )
+        assert same.compared + same.ignored == book_cells, f"{chapter}, {student}: {same} of {book_cells}"
+        reproduced[student] = same.compared
     print(
-        f"{chapter}: autograded marks reference {marks['reference']:g}/{total}, untouched "
-        f"{marks['untouched']:g}, planted {marks['planted']:g} (wrong: {', '.join(sorted(wrong)) or 'none'}); "
-        f"autograde of 3 submissions {seconds:.0f} s (kernel {KERNEL})"
+        f"{chapter}: autograded marks reference {marks['reference']:g}/{sum(checks.values())}, mixed "
+        f"{marks['mixed']:g} (planted wrong: {', '.join(planted) or 'none'}; untouched: "
+        f"{', '.join(e.label for e in exercises() if e.chapter == chapter and e.label not in planted)}); "
+        f"stored outputs reproduced in {reproduced['reference']} cells on the AVX2 path and "
+        f"{reproduced['mixed']} on the baseline path; autograde {seconds['reference']:.0f} s + "
+        f"{seconds['mixed']:.0f} s (kernel {KERNEL})"
     )

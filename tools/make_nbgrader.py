@@ -120,6 +120,29 @@ c.ClearSolutions.text_stub = {text_stub!r}
 # allows 30 s per cell).
 c.Execute.timeout = 900
 
+# nbclient (0.10, 0.11) can miss the kernel's reply to a cell that displays widgets, and then
+# waits for it until the cell's timeout (jupyter/nbclient#312): a chapter's explorer cell could
+# hold autograde for the 900 s above, with nothing wrong in the notebook. Asking for the reply in
+# one-second slices finds it within a second; the timeout still counts the whole wait.
+import jupyter_client.channels as _channels  # noqa: E402
+
+
+async def _get_msg(self, timeout=None, _get_msg=_channels.AsyncZMQSocketChannel.get_msg):
+    import time
+    from queue import Empty
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return await _get_msg(self, 1.0 if left is None else min(1.0, left))
+        except Empty:
+            if left is not None and left <= 1.0:
+                raise
+
+
+_channels.AsyncZMQSocketChannel.get_msg = _get_msg
+
 # The kernel comes from each notebook's metadata (Python 3). Where the kernel with reglab has
 # another name, give it here or on the command line (--Execute.kernel_name=NAME):
 # c.Execute.kernel_name = "python3"

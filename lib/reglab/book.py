@@ -168,9 +168,7 @@ def glue(name: str, value, *, digits: int = 4) -> None:
         raise ValueError(f"digits must be an integer from 1 to 15, but got {digits!r}")
     stored = _stored(name, value, digits)
     GLUED[name] = stored
-    try:
-        from myst_nb import glue as _myst_glue  # noqa: F401 (is the book's build stack here?)
-    except ImportError:  # Colab, a plain Jupyter: the value stays in GLUED
+    if not _building_the_book():  # Colab, a plain Jupyter: the value stays in GLUED
         return None
     _PENDING.append((name, stored))
     ip = _ipython()
@@ -195,12 +193,28 @@ def _ipython():
     return ip if ip is not None and hasattr(ip, "events") else None
 
 
+def _building_the_book() -> bool:
+    """Is the book's build stack (MyST-NB, which reads glued values) installed here?"""
+    import importlib.util
+
+    return importlib.util.find_spec("myst_nb") is not None
+
+
+# MyST-NB's glue record: a display output whose MIME types carry this prefix, with the name in
+# its metadata. Written here as ``myst_nb.glue(name, value, display=False)`` writes it, without
+# importing MyST-NB (and with it Sphinx and nbformat: two seconds a kernel).
+GLUE_PREFIX = "application/papermill.record/"
+
+
 def _flush() -> None:
-    from myst_nb import glue as _myst_glue
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
 
     while _PENDING:
         name, stored = _PENDING.pop(0)
-        _myst_glue(name, stored, display=False)
+        bundle, metadata = format_display_data(stored)
+        metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
+        display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
 
 
 def _flush_after_cell(result=None) -> None:
