@@ -99,6 +99,8 @@ test: $(STAMP)
 	@[ -n "$$REGLAB_STAGES_KEEP" ] || $(STAGE) start
 	@$(STAGE) run test-lib -- $(MAKE) --no-print-directory test-lib
 	@$(STAGE) run test-notebooks -- $(MAKE) --no-print-directory test-notebooks
+	@$(STAGE) run install-colab-env -- $(MAKE) --no-print-directory $(COLAB)/.installed
+	@$(STAGE) run install-nbgrader-env -- $(MAKE) --no-print-directory $(NBGRADER_ENV)/.installed
 	@$(STAGE) run test-student -- $(MAKE) --no-print-directory test-student STUDENT_RUNS=0
 	@$(STAGE) run test-nbgrader -- $(MAKE) --no-print-directory test-nbgrader
 	@$(STAGE) run test-pdf -- $(MAKE) --no-print-directory test-pdf
@@ -107,7 +109,7 @@ test: $(STAMP)
 endif
 
 test-lib: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not site and not pdf and not student and not nbgrader"
+	$(BIN)/python -m pytest tests -m "not site and not pdf and not student and not nbgrader" -n $(WORKERS)
 	$(BIN)/python -m pytest --doctest-modules lib/reglab -p no:cacheprovider -q
 
 # Every student notebook run with the book's solutions filled in (all checks "correct") and
@@ -121,14 +123,16 @@ COLAB := _build/colab
 # notebooks in the same kernel with the reference answers (every check must pass) and with
 # planted wrong answers (every planted one must fail): STUDENT_RUNS=0 deselects it here.
 STUDENT_RUNS ?= 1
-test-student: $(STAMP) notebooks student colab-env
+test-student: $(STAMP) notebooks student $(COLAB)/.installed
 	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab $(BIN)/python -m pytest tests -m student -n $(WORKERS) --dist loadfile -p no:cacheprovider \
 	  $(if $(filter 0,$(STUDENT_RUNS)),-k "not self_checks_accept_the_solutions")
 
 # The course nbgrader grades: the student kit with solution regions, graded checks and manually
 # graded written answers (tools/make_nbgrader.py), then graded by nbgrader itself: every chapter
-# released, and autograded as the reference answers (full marks), the release untouched (none)
-# and planted wrong answers (partial), in the Colab-like kernel. nbgrader pins JupyterLab and
+# released, and autograded as the reference answers (full marks, on the AVX2 code path) and as
+# planted wrong and untouched answers (none, on the baseline code path), in the Colab-like
+# kernel; every chapter cell's outputs are held against the stored ones (tools/stored_outputs.py),
+# so these two runs are also the other CPU paths of BOOK_SPEC 9. nbgrader pins JupyterLab and
 # Notebook: it lives in a venv of its own, never in the book's.
 NBGRADER_ENV := _build/nbgrader-env
 _build/nbgrader/.built: _build/jupyter/.built tools/make_nbgrader.py tools/make_student.py $(wildcard lib/reglab/exercises/*.py)
@@ -139,14 +143,16 @@ $(NBGRADER_ENV)/.installed:
 	rm -rf $(NBGRADER_ENV) && $(PYTHON) -m venv $(NBGRADER_ENV)
 	$(NBGRADER_ENV)/bin/python -m pip install --quiet --disable-pip-version-check nbgrader==0.9.6
 	touch $@
-# The Colab-like kernel is the one test-student built just before, else built here.
-test-nbgrader: $(STAMP) nbgrader $(NBGRADER_ENV)/.installed
-	test -d $(COLAB)/jupyter/share/jupyter/kernels/reglab-colab || $(MAKE) --no-print-directory colab-env
+test-nbgrader: $(STAMP) nbgrader $(NBGRADER_ENV)/.installed $(COLAB)/.installed
 	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab \
 	  REGLAB_NBGRADER_ENV="$(CURDIR)/$(NBGRADER_ENV)" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest tests/test_nbgrader.py -m nbgrader -n $(WORKERS) -p no:cacheprovider -rA --durations=0
 
-colab-env: $(STAMP)
+# Built once, and again when the library or its pins change (the environment holds a copy of
+# reglab, installed as Colab installs it); `make colab-env` builds it anew.
+colab-env:
+	rm -f $(COLAB)/.installed && $(MAKE) --no-print-directory $(COLAB)/.installed
+$(COLAB)/.installed: $(STAMP) pyproject.toml constraints.txt tools/new_chapter.py $(shell find lib -name '*.py' -not -path '*/__pycache__/*')
 	rm -rf $(COLAB) && $(PYTHON) -m venv $(COLAB)/venv
 	$(COLAB)/venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt ipykernel nbclient
 	$(COLAB)/venv/bin/python -m ipykernel install --prefix $(COLAB)/jupyter --name reglab-colab \
@@ -159,6 +165,7 @@ colab-env: $(STAMP)
 	$(COLAB)/venv/bin/python -c "import reglab, importlib.util as u; \
 	  assert not any(u.find_spec(m) for m in ('myst_nb', 'sphinx', 'jupyter_book')), 'build stack present'; \
 	  print('Colab-like environment ready:', reglab.__file__)"
+	touch $@
 
 test-notebooks: $(STAMP)
 	$(NBVAL_PAR) book
