@@ -3,17 +3,22 @@
 The site's browser tests (tests/test_site*.py, marker ``browser``) share one chromium, one local
 server and one pass over the pages (:func:`site_pass`): each page is opened once at 1280 x 900,
 checked and measured there in light and dark mode, then measured again at a phone's 390 x 844
-in the same tab. The tests only read what the pass recorded.
+in the same tab. The pass runs in two processes with a chromium each (the largest pages first,
+each process taking the next page when it is done with one). The tests only read what the pass
+recorded.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import multiprocessing
+import multiprocessing.util
 import os
 import re
 import shutil
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -80,6 +85,21 @@ def server():
     httpd.shutdown()
 
 
+def launch_chromium(playwright):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    )
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
@@ -93,18 +113,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
+        b = launch_chromium(p)
         yield b
         b.close()
 
@@ -363,6 +372,72 @@ def _dark(page, on: bool) -> str:
     )
 
 
+def measure_page(browser, server, path: str) -> dict:
+    """One page's measurements (see :func:`site_pass`)."""
+    context, page, problems = open_page(browser, server, path)
+    try:
+        m: dict = {"reader": redirect_target(path) is None}  # a page a reader reads, not a forward
+        wait_typeset(page)
+        page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_load_state("networkidle")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        m["problems"] = problems + page.evaluate(RENDER)  # axe-core's own requests come after
+        m["weight"] = page.evaluate(WEIGHT)
+        failing = bool(m["problems"])
+        if m["reader"]:
+            m["layout"] = page.evaluate(LAYOUT, LAYOUT_FIGURE_SCALE)
+            m["equations"] = page.evaluate(EQUATIONS)
+            m["tex"] = page.evaluate(TEX)
+            m["sidebar"] = page.evaluate(SIDEBAR)
+            m["axe light"] = _axe(page)
+            theme = _dark(page, True)
+            m["axe dark"] = _axe(page, COLOUR_RULES) + (
+                [] if theme == "dark" else [f"page not in dark mode ({theme})"]
+            )
+            _dark(page, False)
+            resize(page, PHONE)
+            m["phone"] = page.evaluate(PHONE_CHECKS, PHONE_FIGURE_SCALE)
+            m["phone"]["tex"] = page.evaluate(TEX)
+            failing = failing or any(
+                m["phone"][k] for k in ("wide", "figures", "uncued", "broken", "tex")
+            )
+        if failing:
+            m["screenshot"] = str(screenshot(page, path))
+        return m
+    finally:
+        context.close()
+
+
+# The pass's processes (spawned: playwright's sync API does not survive a fork), a chromium each.
+PASS_PROCESSES = 2
+_PASS_BROWSER: list = []
+
+
+def _pass_process_start() -> None:
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = launch_chromium(playwright)
+    _PASS_BROWSER.append(browser)
+
+    def stop():
+        browser.close()
+        playwright.stop()
+
+    # Run when the process exits (multiprocessing runs no atexit handlers in its children).
+    multiprocessing.util.Finalize(None, stop, exitpriority=10)
+
+
+def _pass_process_measure(server: str, path: str) -> dict:
+    return measure_page(_PASS_BROWSER[0], server, path)
+
+
+def pass_order(pages: list[str]) -> list[str]:
+    """The pages as the pass hands them out: the largest (the chapters, the ledger) first, so
+    that the two processes share them and finish together on the small reference pages."""
+    return sorted(pages, key=lambda p: (-(HTML / p).stat().st_size, p))
+
+
 @pytest.fixture(scope="session")
 def site_pass(browser, server):
     """{page: measurements}: every page of the site opened once and measured at both widths.
@@ -370,39 +445,16 @@ def site_pass(browser, server):
     At 1280 x 900: what went wrong while it loaded (console errors, failed requests, math not
     typeset, images), its weight, layout, equations, TeX in the text, the sidebar; axe-core in
     light and dark mode. Then at 390 x 844 in the same tab: the phone checks.
+    (``browser`` only for its check that chromium is there: the pass's processes launch their own.)
     """
-    results = {}
-    for path in site_pages():
-        context, page, problems = open_page(browser, server, path)
-        try:
-            m: dict = {"reader": redirect_target(path) is None}  # a page a reader reads, not a forward
-            wait_typeset(page)
-            page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-            page.wait_for_load_state("networkidle")
-            page.evaluate("() => window.scrollTo(0, 0)")
-            m["problems"] = problems + page.evaluate(RENDER)  # axe-core's own requests come after
-            m["weight"] = page.evaluate(WEIGHT)
-            failing = bool(m["problems"])
-            if m["reader"]:
-                m["layout"] = page.evaluate(LAYOUT, LAYOUT_FIGURE_SCALE)
-                m["equations"] = page.evaluate(EQUATIONS)
-                m["tex"] = page.evaluate(TEX)
-                m["sidebar"] = page.evaluate(SIDEBAR)
-                m["axe light"] = _axe(page)
-                theme = _dark(page, True)
-                m["axe dark"] = _axe(page, COLOUR_RULES) + (
-                    [] if theme == "dark" else [f"page not in dark mode ({theme})"]
-                )
-                _dark(page, False)
-                resize(page, PHONE)
-                m["phone"] = page.evaluate(PHONE_CHECKS, PHONE_FIGURE_SCALE)
-                m["phone"]["tex"] = page.evaluate(TEX)
-                failing = failing or any(
-                    m["phone"][k] for k in ("wide", "figures", "uncued", "broken", "tex")
-                )
-            if failing:
-                m["screenshot"] = str(screenshot(page, path))
-            results[path] = m
-        finally:
-            context.close()
+    pages = site_pages()
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(PASS_PROCESSES, mp_context=spawn, initializer=_pass_process_start)
+    try:
+        futures = {path: pool.submit(_pass_process_measure, server, path) for path in pass_order(pages)}
+        results = {path: futures[path].result() for path in pages}
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return results
