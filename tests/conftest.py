@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
@@ -118,15 +119,20 @@ def browser():
         b.close()
 
 
-def open_page(browser, server, path: str, viewport=LAPTOP):
+def open_page(browser, server, path: str, viewport=LAPTOP, pending: set | None = None):
     """Open a page with other hosts blocked; return (context, page, problems).
 
     ``problems`` collects, as they happen, console errors, page errors, failed requests, HTTP
-    errors and every request to a host other than the local server (aborted).
+    errors and every request to a host other than the local server (aborted). ``pending``, if
+    given, holds the requests in flight (:func:`wait_loaded`).
     """
     context = browser.new_context(viewport=viewport, color_scheme="light")
     page = context.new_page()
     problems: list[str] = []
+    if pending is not None:
+        page.on("request", lambda r: pending.add(r))
+        page.on("requestfinished", lambda r: pending.discard(r))
+        page.on("requestfailed", lambda r: pending.discard(r))
 
     def route(r):
         if urlparse(r.request.url).hostname == "127.0.0.1":
@@ -162,6 +168,31 @@ def wait_typeset(page) -> None:
         " || !document.querySelector('script[src*=\"reglab.js\"]')",
         timeout=20000,
     )
+
+
+# Images marked to load lazily load now (none waits for a scroll), and the page's fonts.
+_EAGER = """async () => {
+  document.querySelectorAll('img[loading="lazy"]').forEach(i => { i.loading = 'eager'; });
+  await document.fonts.ready;
+}"""
+LOAD_TIMEOUT_MS = 20000
+
+
+def wait_loaded(page, pending: set, problems: list[str]) -> None:
+    """Until every image of the page has loaded or failed and no request is in flight, so that
+    every failure is recorded before the page is measured (RENDER reports an image that has not
+    loaded by then, ``problems`` a request still in flight)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.evaluate(_EAGER)
+    try:
+        page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=LOAD_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        pass  # RENDER names the images that have not loaded
+    deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+    while pending and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # the events that empty it arrive while playwright waits
+    problems += [f"request still loading after {LOAD_TIMEOUT_MS // 1000} s: {r.url}" for r in pending]
 
 
 def resize(page, viewport) -> None:
@@ -374,13 +405,12 @@ def _dark(page, on: bool) -> str:
 
 def measure_page(browser, server, path: str) -> dict:
     """One page's measurements (see :func:`site_pass`)."""
-    context, page, problems = open_page(browser, server, path)
+    pending: set = set()
+    context, page, problems = open_page(browser, server, path, pending=pending)
     try:
         m: dict = {"reader": redirect_target(path) is None}  # a page a reader reads, not a forward
         wait_typeset(page)
-        page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-        page.wait_for_load_state("networkidle")
-        page.evaluate("() => window.scrollTo(0, 0)")
+        wait_loaded(page, pending, problems)
         m["problems"] = problems + page.evaluate(RENDER)  # axe-core's own requests come after
         m["weight"] = page.evaluate(WEIGHT)
         failing = bool(m["problems"])
