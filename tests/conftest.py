@@ -370,6 +370,36 @@ PHONE_CHECKS = """(scale) => {
 LAYOUT_FIGURE_SCALE = 0.75
 PHONE_FIGURE_SCALE = 0.6
 
+# The results ledger and the errata, at both widths (tests/test_site_ledger.py): result IDs,
+# verdicts and intervals broken across lines, tables past the column, the page's size, what the
+# table holds.
+LEDGER_PAGES = ("book/appendix/ledger.html", "book/appendix/errata.html")
+LEDGER = """() => {
+  const article = document.querySelector('main article') || document.querySelector('main');
+  const broken = [];
+  for (const el of article.querySelectorAll('.reglab-id, .reglab-verdict, .reglab-nowrap')) {
+    if (el.closest('details:not([open])')) continue;
+    const lines = new Set([...el.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    if (lines.size > 1) broken.push(el.textContent.trim());
+  }
+  const edge = article.getBoundingClientRect().right + 1;
+  const wide = [...article.querySelectorAll('table')]
+    .filter(t => t.getBoundingClientRect().right > edge)
+    .map(t => t.className);
+  const sections = [...article.querySelectorAll('section section')]
+    .map(s => (s.querySelector('h2') || {}).textContent || '');
+  return {
+    broken, wide, sections,
+    height: document.documentElement.scrollHeight,
+    pageWidth: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    ids: [...article.querySelectorAll('.reglab-id')].map(e => e.textContent.trim()),
+    folds: article.querySelectorAll('details.reglab-fold').length,
+    math: article.querySelectorAll('td mjx-container').length,
+    rawTex: (article.innerText.match(/\\\\(lVert|alpha|frac|top)\\b/g) || []).length,
+  };
+}"""
+
 
 # Dark mode changes colours only: there the colour rules alone are run again.
 COLOUR_RULES = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
@@ -415,6 +445,8 @@ def measure_page(browser, server, path: str) -> dict:
         m["weight"] = page.evaluate(WEIGHT)
         failing = bool(m["problems"])
         if m["reader"]:
+            if path in LEDGER_PAGES:
+                m["ledger"] = {"laptop": page.evaluate(LEDGER)}
             m["layout"] = page.evaluate(LAYOUT, LAYOUT_FIGURE_SCALE)
             m["equations"] = page.evaluate(EQUATIONS)
             m["tex"] = page.evaluate(TEX)
@@ -428,6 +460,8 @@ def measure_page(browser, server, path: str) -> dict:
             resize(page, PHONE)
             m["phone"] = page.evaluate(PHONE_CHECKS, PHONE_FIGURE_SCALE)
             m["phone"]["tex"] = page.evaluate(TEX)
+            if path in LEDGER_PAGES:
+                m["ledger"]["phone"] = page.evaluate(LEDGER)
             failing = failing or any(
                 m["phone"][k] for k in ("wide", "figures", "uncued", "broken", "tex")
             )
@@ -474,7 +508,8 @@ def site_pass(browser, server):
 
     At 1280 x 900: what went wrong while it loaded (console errors, failed requests, math not
     typeset, images), its weight, layout, equations, TeX in the text, the sidebar; axe-core in
-    light and dark mode. Then at 390 x 844 in the same tab: the phone checks.
+    light and dark mode. Then at 390 x 844 in the same tab: the phone checks. On the ledger and
+    the errata, their own measurements (LEDGER) at both widths.
     (``browser`` only for its check that chromium is there: the pass's processes launch their own.)
     """
     pages = site_pages()
