@@ -3,6 +3,7 @@
 #   make test     everything CI runs: library tests, nbval over every notebook, PDF, site build
 #                 (NB=book/<chapter>.ipynb: that chapter's tests, nbval and student notebook only)
 #   make pdf      the whole book as one PDF in _build/ (needs TeX: README); `make book` links it
+#   make book-pdf the site and the PDF built at the same time, the PDF in the site and linked
 #   make outputs  re-execute notebooks in place (NB=book/x.ipynb for one) and record time/memory
 #   make notebooks  the Jupyter-native edition (no MyST left: Jupyter, Colab) in _build/jupyter
 #   make student  student notebooks (solutions removed, answers self-checked) in _build/student
@@ -31,7 +32,7 @@ NBVAL_PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) -n $(WORKERS) --dist l
 STAGE := $(PYTHON) -m tools.stage
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-.PHONY: colab-env notebooks lock help book pdf test-pdf student nbgrader test-nbgrader test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
+.PHONY: colab-env notebooks lock help book pdf book-pdf test-pdf student nbgrader test-nbgrader test test-lib test-student test-notebooks test-site outputs bench reproducibility repro-threads-1 repro-threads-2 repro-avx2 repro-baseline serve clean distclean
 
 help:
 	@sed -n '2,/^[^#]/p' Makefile | grep '^#'
@@ -77,6 +78,23 @@ pdf: $(STAMP)
 	@cp $(PDF_BUILD)/_build/latex/$(notdir $(PDF)) $(PDF)
 	@echo "The PDF is $(PDF) ($$(pdfinfo $(PDF) | sed -n 's/^Pages: *//p') pages); 'make book' links it."
 
+# The site and the PDF at the same time (each build is mostly single-threaded): the site's build
+# links the PDF that is being built (REGLAB_PDF_PENDING, _ext/reglab_pdf.py), and the PDF goes
+# into the site when both have succeeded. If the PDF's build fails, its log's tail is printed
+# (make pdf) and the site is built again without the variable, so that it links no missing
+# file (as `make book`: a PDF built before, if any). Without TeX: the site alone, as `make book`.
+book-pdf: $(STAMP) student
+	@missing=; for t in $(PDF_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then echo "book-pdf: no$$missing on PATH, so the site without a new PDF"; \
+	  $(JB) || exit 1; exit 0; fi; \
+	$(MAKE) --no-print-directory pdf & pdf=$$!; \
+	REGLAB_PDF_PENDING=1 $(JB); site=$$?; wait $$pdf; pdf=$$?; \
+	if [ $$pdf != 0 ] && [ $$site = 0 ]; then \
+	  echo "book-pdf: the PDF failed; the site again, without a link to it" >&2; $(JB) >/dev/null; fi; \
+	[ $$site = 0 ] && [ $$pdf = 0 ] || exit 1; \
+	cp $(PDF) _build/html/$(notdir $(PDF)); \
+	echo "The site is in _build/html/index.html, with the PDF $(notdir $(PDF)) linked from its intro."
+
 # `make test NB=book/<chapter>.ipynb` tests one chapter for its author: its library tests, the
 # ledger's checks and the structure tests, its notebook under nbval, and its student notebook
 # (built from the Jupyter-native edition and run in the book's own environment); the PDF and
@@ -103,8 +121,9 @@ test: $(STAMP)
 	@$(STAGE) run install-nbgrader-env -- $(MAKE) --no-print-directory $(NBGRADER_ENV)/.installed
 	@$(STAGE) run test-student -- $(MAKE) --no-print-directory test-student STUDENT_RUNS=0
 	@$(STAGE) run test-nbgrader -- $(MAKE) --no-print-directory test-nbgrader
-	@$(STAGE) run test-pdf -- $(MAKE) --no-print-directory test-pdf
-	@$(STAGE) run test-site -- $(MAKE) --no-print-directory test-site
+	@$(STAGE) run build-site-pdf -- $(MAKE) --no-print-directory book-pdf
+	@$(STAGE) run test-pdf -- $(MAKE) --no-print-directory test-pdf BUILT=1
+	@$(STAGE) run test-site -- $(MAKE) --no-print-directory test-site BUILT=1
 	@$(STAGE) report
 endif
 
@@ -171,16 +190,18 @@ test-notebooks: $(STAMP)
 	$(NBVAL_PAR) book
 
 # The PDF and its tests where TeX is installed; skipped with a message where it is not, unless
-# REGLAB_REQUIRE_PDF=1 (CI). Runs before test-site, whose site build then links the PDF.
+# REGLAB_REQUIRE_PDF=1 (CI). Alone it builds the PDF first and runs before test-site, whose site
+# build then links the PDF; with BUILT=1 (make test, after book-pdf) both test what is built.
+BUILT ?=
 test-pdf: $(STAMP)
 	@missing=; for t in $(PDF_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
-	if [ -z "$$missing" ]; then $(MAKE) --no-print-directory pdf && \
+	if [ -z "$$missing" ]; then $(if $(BUILT),,$(MAKE) --no-print-directory pdf &&) \
 	  $(BIN)/python -m pytest tests -m "pdf and not site"; \
 	elif [ "$$REGLAB_REQUIRE_PDF" = 1 ]; then echo "test-pdf: missing$$missing (REGLAB_REQUIRE_PDF=1)" >&2; exit 1; \
 	else echo "test-pdf: SKIPPED, no$$missing on PATH (Debian: apt-get install" \
 	  "--no-install-recommends $(TEX_PACKAGES))"; fi
 
-test-site: book
+test-site: $(STAMP) $(if $(BUILT),,book)
 	$(BIN)/python -m pytest tests -m site
 
 outputs: $(STAMP)

@@ -9,6 +9,12 @@ _config.yml with ``.pdf`` for ``.tex``. The HTML build then
    (the intro page). Without a built PDF the text stays plain, so the site never links a
    missing file; when the PDF appears or disappears, those pages are rebuilt.
 
+`make book-pdf` builds the site while `make pdf` runs (each build is mostly single-threaded);
+it sets ``REGLAB_PDF_PENDING=1`` for the site's build, which then links the PDF (and sets the
+tag ``reglab_pdf``, _ext/reglab_site.py) as if it were built, and leaves the copy to make,
+which puts the PDF into the site when both builds have succeeded (and builds the site again
+without the variable when the PDF's build failed, so that the site links no missing file).
+
 In the PDF itself (the LaTeX builder) the role is plain text, and (see below)
 
 3. exercises are numbered as on the site;
@@ -28,6 +34,7 @@ changes an HTML page other than the role's own link.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -74,9 +81,30 @@ def _is_html(app) -> bool:
     return getattr(app.builder, "format", "") == "html"
 
 
+# Set by `make book-pdf` for the site's build: the PDF is being built at the same time.
+PENDING = "REGLAB_PDF_PENDING"
+
+
+def _pending(app) -> bool:
+    return _is_html(app) and os.environ.get(PENDING) == "1"
+
+
+def _links_pdf(app) -> bool:
+    """Whether the site links the PDF: it is built, or being built at the same time."""
+    return _is_html(app) and (_pending(app) or built_pdf(app).is_file())
+
+
 def _pdf_state(app):
+    if _pending(app):
+        return "pending"
     pdf = built_pdf(app)
     return pdf.stat().st_mtime_ns if pdf.is_file() else None
+
+
+def _tag_pending(app):
+    # _ext/reglab_site.py sets the tag where the PDF's file exists; while it is being built, here.
+    if _pending(app):
+        app.tags.add("reglab_pdf")
 
 
 def _outdated(app, env, added, changed, removed):
@@ -92,7 +120,7 @@ def _outdated(app, env, added, changed, removed):
 
 
 def _resolve(app, doctree, docname):
-    link = _is_html(app) and built_pdf(app).is_file()
+    link = _links_pdf(app)
     for node in list(doctree.findall(pdf_link)):
         if link:
             uri = relative_uri(app.builder.get_target_uri(docname), pdf_name(app))
@@ -103,7 +131,8 @@ def _resolve(app, doctree, docname):
 
 
 def _copy_into_site(app, exception):
-    if exception is None and _is_html(app) and built_pdf(app).is_file():
+    # While the PDF is being built (REGLAB_PDF_PENDING), make copies it when both builds are done.
+    if exception is None and _is_html(app) and not _pending(app) and built_pdf(app).is_file():
         shutil.copy2(built_pdf(app), Path(app.outdir) / pdf_name(app))
 
 
@@ -439,6 +468,7 @@ def setup(app):
     app.connect("env-merge-info", _merge)
     app.connect("doctree-resolved", _resolve)
     app.connect("build-finished", _copy_into_site)
+    app.connect("builder-inited", _tag_pending)
     # builder-inited: after sphinx-jupyterbook-latex's own
     app.connect("config-inited", _remember_site_depth)
     app.connect("builder-inited", _site_depth_for_sphinx_numbers, priority=900)

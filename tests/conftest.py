@@ -3,17 +3,23 @@
 The site's browser tests (tests/test_site*.py, marker ``browser``) share one chromium, one local
 server and one pass over the pages (:func:`site_pass`): each page is opened once at 1280 x 900,
 checked and measured there in light and dark mode, then measured again at a phone's 390 x 844
-in the same tab. The tests only read what the pass recorded.
+in the same tab. The pass runs in two processes with a chromium each (the largest pages first,
+each process taking the next page when it is done with one). The tests only read what the pass
+recorded.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import multiprocessing
+import multiprocessing.util
 import os
 import re
 import shutil
 import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -80,6 +86,21 @@ def server():
     httpd.shutdown()
 
 
+def launch_chromium(playwright):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    )
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
@@ -93,31 +114,25 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
+        b = launch_chromium(p)
         yield b
         b.close()
 
 
-def open_page(browser, server, path: str, viewport=LAPTOP):
+def open_page(browser, server, path: str, viewport=LAPTOP, pending: set | None = None):
     """Open a page with other hosts blocked; return (context, page, problems).
 
     ``problems`` collects, as they happen, console errors, page errors, failed requests, HTTP
-    errors and every request to a host other than the local server (aborted).
+    errors and every request to a host other than the local server (aborted). ``pending``, if
+    given, holds the requests in flight (:func:`wait_loaded`).
     """
     context = browser.new_context(viewport=viewport, color_scheme="light")
     page = context.new_page()
     problems: list[str] = []
+    if pending is not None:
+        page.on("request", lambda r: pending.add(r))
+        page.on("requestfinished", lambda r: pending.discard(r))
+        page.on("requestfailed", lambda r: pending.discard(r))
 
     def route(r):
         if urlparse(r.request.url).hostname == "127.0.0.1":
@@ -153,6 +168,31 @@ def wait_typeset(page) -> None:
         " || !document.querySelector('script[src*=\"reglab.js\"]')",
         timeout=20000,
     )
+
+
+# Images marked to load lazily load now (none waits for a scroll), and the page's fonts.
+_EAGER = """async () => {
+  document.querySelectorAll('img[loading="lazy"]').forEach(i => { i.loading = 'eager'; });
+  await document.fonts.ready;
+}"""
+LOAD_TIMEOUT_MS = 20000
+
+
+def wait_loaded(page, pending: set, problems: list[str]) -> None:
+    """Until every image of the page has loaded or failed and no request is in flight, so that
+    every failure is recorded before the page is measured (RENDER reports an image that has not
+    loaded by then, ``problems`` a request still in flight)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.evaluate(_EAGER)
+    try:
+        page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=LOAD_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        pass  # RENDER names the images that have not loaded
+    deadline = time.monotonic() + LOAD_TIMEOUT_MS / 1000
+    while pending and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # the events that empty it arrive while playwright waits
+    problems += [f"request still loading after {LOAD_TIMEOUT_MS // 1000} s: {r.url}" for r in pending]
 
 
 def resize(page, viewport) -> None:
@@ -330,6 +370,36 @@ PHONE_CHECKS = """(scale) => {
 LAYOUT_FIGURE_SCALE = 0.75
 PHONE_FIGURE_SCALE = 0.6
 
+# The results ledger and the errata, at both widths (tests/test_site_ledger.py): result IDs,
+# verdicts and intervals broken across lines, tables past the column, the page's size, what the
+# table holds.
+LEDGER_PAGES = ("book/appendix/ledger.html", "book/appendix/errata.html")
+LEDGER = """() => {
+  const article = document.querySelector('main article') || document.querySelector('main');
+  const broken = [];
+  for (const el of article.querySelectorAll('.reglab-id, .reglab-verdict, .reglab-nowrap')) {
+    if (el.closest('details:not([open])')) continue;
+    const lines = new Set([...el.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    if (lines.size > 1) broken.push(el.textContent.trim());
+  }
+  const edge = article.getBoundingClientRect().right + 1;
+  const wide = [...article.querySelectorAll('table')]
+    .filter(t => t.getBoundingClientRect().right > edge)
+    .map(t => t.className);
+  const sections = [...article.querySelectorAll('section section')]
+    .map(s => (s.querySelector('h2') || {}).textContent || '');
+  return {
+    broken, wide, sections,
+    height: document.documentElement.scrollHeight,
+    pageWidth: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    ids: [...article.querySelectorAll('.reglab-id')].map(e => e.textContent.trim()),
+    folds: article.querySelectorAll('details.reglab-fold').length,
+    math: article.querySelectorAll('td mjx-container').length,
+    rawTex: (article.innerText.match(/\\\\(lVert|alpha|frac|top)\\b/g) || []).length,
+  };
+}"""
+
 
 # Dark mode changes colours only: there the colour rules alone are run again.
 COLOUR_RULES = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
@@ -363,46 +433,93 @@ def _dark(page, on: bool) -> str:
     )
 
 
+def measure_page(browser, server, path: str) -> dict:
+    """One page's measurements (see :func:`site_pass`)."""
+    pending: set = set()
+    context, page, problems = open_page(browser, server, path, pending=pending)
+    try:
+        m: dict = {"reader": redirect_target(path) is None}  # a page a reader reads, not a forward
+        wait_typeset(page)
+        wait_loaded(page, pending, problems)
+        m["problems"] = problems + page.evaluate(RENDER)  # axe-core's own requests come after
+        m["weight"] = page.evaluate(WEIGHT)
+        failing = bool(m["problems"])
+        if m["reader"]:
+            if path in LEDGER_PAGES:
+                m["ledger"] = {"laptop": page.evaluate(LEDGER)}
+            m["layout"] = page.evaluate(LAYOUT, LAYOUT_FIGURE_SCALE)
+            m["equations"] = page.evaluate(EQUATIONS)
+            m["tex"] = page.evaluate(TEX)
+            m["sidebar"] = page.evaluate(SIDEBAR)
+            m["axe light"] = _axe(page)
+            theme = _dark(page, True)
+            m["axe dark"] = _axe(page, COLOUR_RULES) + (
+                [] if theme == "dark" else [f"page not in dark mode ({theme})"]
+            )
+            _dark(page, False)
+            resize(page, PHONE)
+            m["phone"] = page.evaluate(PHONE_CHECKS, PHONE_FIGURE_SCALE)
+            m["phone"]["tex"] = page.evaluate(TEX)
+            if path in LEDGER_PAGES:
+                m["ledger"]["phone"] = page.evaluate(LEDGER)
+            failing = failing or any(
+                m["phone"][k] for k in ("wide", "figures", "uncued", "broken", "tex")
+            )
+        if failing:
+            m["screenshot"] = str(screenshot(page, path))
+        return m
+    finally:
+        context.close()
+
+
+# The pass's processes (spawned: playwright's sync API does not survive a fork), a chromium each.
+PASS_PROCESSES = 2
+_PASS_BROWSER: list = []
+
+
+def _pass_process_start() -> None:
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = launch_chromium(playwright)
+    _PASS_BROWSER.append(browser)
+
+    def stop():
+        browser.close()
+        playwright.stop()
+
+    # Run when the process exits (multiprocessing runs no atexit handlers in its children).
+    multiprocessing.util.Finalize(None, stop, exitpriority=10)
+
+
+def _pass_process_measure(server: str, path: str) -> dict:
+    return measure_page(_PASS_BROWSER[0], server, path)
+
+
+def pass_order(pages: list[str]) -> list[str]:
+    """The pages as the pass hands them out: the largest (the chapters, the ledger) first, so
+    that the two processes share them and finish together on the small reference pages."""
+    return sorted(pages, key=lambda p: (-(HTML / p).stat().st_size, p))
+
+
 @pytest.fixture(scope="session")
 def site_pass(browser, server):
     """{page: measurements}: every page of the site opened once and measured at both widths.
 
     At 1280 x 900: what went wrong while it loaded (console errors, failed requests, math not
     typeset, images), its weight, layout, equations, TeX in the text, the sidebar; axe-core in
-    light and dark mode. Then at 390 x 844 in the same tab: the phone checks.
+    light and dark mode. Then at 390 x 844 in the same tab: the phone checks. On the ledger and
+    the errata, their own measurements (LEDGER) at both widths.
+    (``browser`` only for its check that chromium is there: the pass's processes launch their own.)
     """
-    results = {}
-    for path in site_pages():
-        context, page, problems = open_page(browser, server, path)
-        try:
-            m: dict = {"reader": redirect_target(path) is None}  # a page a reader reads, not a forward
-            wait_typeset(page)
-            page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
-            page.wait_for_load_state("networkidle")
-            page.evaluate("() => window.scrollTo(0, 0)")
-            m["problems"] = problems + page.evaluate(RENDER)  # axe-core's own requests come after
-            m["weight"] = page.evaluate(WEIGHT)
-            failing = bool(m["problems"])
-            if m["reader"]:
-                m["layout"] = page.evaluate(LAYOUT, LAYOUT_FIGURE_SCALE)
-                m["equations"] = page.evaluate(EQUATIONS)
-                m["tex"] = page.evaluate(TEX)
-                m["sidebar"] = page.evaluate(SIDEBAR)
-                m["axe light"] = _axe(page)
-                theme = _dark(page, True)
-                m["axe dark"] = _axe(page, COLOUR_RULES) + (
-                    [] if theme == "dark" else [f"page not in dark mode ({theme})"]
-                )
-                _dark(page, False)
-                resize(page, PHONE)
-                m["phone"] = page.evaluate(PHONE_CHECKS, PHONE_FIGURE_SCALE)
-                m["phone"]["tex"] = page.evaluate(TEX)
-                failing = failing or any(
-                    m["phone"][k] for k in ("wide", "figures", "uncued", "broken", "tex")
-                )
-            if failing:
-                m["screenshot"] = str(screenshot(page, path))
-            results[path] = m
-        finally:
-            context.close()
+    pages = site_pages()
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(PASS_PROCESSES, mp_context=spawn, initializer=_pass_process_start)
+    try:
+        futures = {path: pool.submit(_pass_process_measure, server, path) for path in pass_order(pages)}
+        results = {path: futures[path].result() for path in pages}
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return results

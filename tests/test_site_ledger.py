@@ -2,7 +2,8 @@
 
 BOOK_SPEC 13: grouped by chapter, claims typeset, one row per result with its checks folded,
 IDs and verdicts never broken across lines, no page that scrolls sideways on a phone. Measured
-at 1280 x 900 and 390 x 844 on the built site (`make book` first).
+at 1280 x 900 and 390 x 844 on the built site (`make book` first), in the one pass over the
+site (tests/conftest.py: site_pass, LEDGER).
 
 The ledger's height at 1280 px was 22,759 px when it had one row per check (77 rows, two of its
 columns wrapping to a few letters); with a row per result it is about a third of that.
@@ -10,58 +11,20 @@ columns wrapping to a few letters); with a row per result it is about a third of
 from __future__ import annotations
 
 import pytest
-from conftest import HTML
+from conftest import HTML, LEDGER_PAGES
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
-PAGES = ["book/appendix/ledger.html", "book/appendix/errata.html"]
-SIZES = {"laptop": (1280, 900), "phone": (390, 844)}
+PAGES = list(LEDGER_PAGES)
+SIZES = {"laptop": (1280, 900), "phone": (390, 844)}  # conftest's LAPTOP and PHONE
 LEDGER_MAX_HEIGHT = 12_000  # px at 1280: a row per result, the checks folded
 
-_MEASURE = """() => {
-  const article = document.querySelector('main article') || document.querySelector('main');
-  const broken = [];
-  for (const el of article.querySelectorAll('.reglab-id, .reglab-verdict, .reglab-nowrap')) {
-    if (el.closest('details:not([open])')) continue;
-    const lines = new Set([...el.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
-    if (lines.size > 1) broken.push(el.textContent.trim());
-  }
-  const edge = article.getBoundingClientRect().right + 1;
-  const wide = [...article.querySelectorAll('table')]
-    .filter(t => t.getBoundingClientRect().right > edge)
-    .map(t => t.className);
-  const sections = [...article.querySelectorAll('section section')]
-    .map(s => (s.querySelector('h2') || {}).textContent || '');
-  return {
-    broken, wide, sections,
-    height: document.documentElement.scrollHeight,
-    pageWidth: document.documentElement.scrollWidth,
-    viewport: window.innerWidth,
-    ids: [...article.querySelectorAll('.reglab-id')].map(e => e.textContent.trim()),
-    folds: article.querySelectorAll('details.reglab-fold').length,
-    math: article.querySelectorAll('td mjx-container').length,
-    rawTex: (article.innerText.match(/\\\\(lVert|alpha|frac|top)\\b/g) || []).length,
-  };
-}"""
-
-
-def _measure(browser, server, page_path, size):
-    width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.goto(f"{server}/{page_path}", wait_until="load")
-    page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise")
-    page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
-    got = page.evaluate(_MEASURE)
-    context.close()
-    return got
-
-
 @pytest.fixture(scope="module")
-def measured(browser, server):
+def measured(site_pass):
+    """{(page, size): LEDGER measured on the page}, from the one pass over the site (conftest)."""
     if not all((HTML / p).exists() for p in PAGES):
         pytest.fail("the ledger or errata page is not built: run `make book` first")
-    return {(p, s): _measure(browser, server, p, s) for p in PAGES for s in SIZES}
+    return {(p, s): site_pass[p]["ledger"][s] for p in PAGES for s in SIZES}
 
 
 @pytest.mark.parametrize("size", sorted(SIZES))

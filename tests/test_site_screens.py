@@ -73,8 +73,21 @@ def _visible_toggle(page, which):
     return None
 
 
+# The panels slide in and out (CSS transitions of 0.2-0.3 s): two frames for the click's style
+# to start them, then until every transition or animation that ends has ended (2 s at most).
+_SETTLED = """async () => {
+  await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const ending = document.getAnimations()
+    .filter(a => Number.isFinite(a.effect ? a.effect.getComputedTiming().endTime : Infinity));
+  await Promise.race([
+    Promise.all(ending.map(a => a.finished.catch(() => null))),
+    new Promise(done => setTimeout(done, 2000)),
+  ]);
+}"""
+
+
 def _settle(page):
-    page.wait_for_timeout(400)  # the panels slide in and out (CSS transitions of 0.3 s)
+    page.evaluate(_SETTLED)
 
 
 def _close(page, toggle):
