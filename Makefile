@@ -25,9 +25,11 @@ NB ?= book
 NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tools/nbval_sanitize.cfg -p no:cacheprovider -o testpaths=book
 # nbval on both cores: one notebook per worker (its cells share a kernel), one thread per kernel
-# (the stored outputs are reproduced at one thread as at two).
+# (the stored outputs are reproduced at one thread as at two), the longest notebooks first
+# (tools/heaviest_first.py) so that the workers finish together.
 WORKERS ?= 2
-NBVAL_PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) -n $(WORKERS) --dist loadfile
+NBVAL_PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(NBVAL) -n $(WORKERS) --dist loadfile \
+	--no-loadscope-reorder -p tools.heaviest_first
 # Each stage of `make test` timed; the table is printed at the end (tools/stage.py).
 STAGE := $(PYTHON) -m tools.stage
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
@@ -148,11 +150,13 @@ test-student: $(STAMP) notebooks student $(COLAB)/.installed
 
 # The course nbgrader grades: the student kit with solution regions, graded checks and manually
 # graded written answers (tools/make_nbgrader.py), then graded by nbgrader itself: every chapter
-# released, and autograded as the reference answers (full marks, on the AVX2 code path) and as
-# planted wrong and untouched answers (none, on the baseline code path), in the Colab-like
-# kernel; every chapter cell's outputs are held against the stored ones (tools/stored_outputs.py),
-# so these two runs are also the other CPU paths of BOOK_SPEC 9. nbgrader pins JupyterLab and
-# Notebook: it lives in a venv of its own, never in the book's.
+# released and one submission autograded in the Colab-like kernel, the three of BOOK_SPEC 12 in
+# turn over the chapters (the reference answers: full marks; right, wrong and untouched answers:
+# partial marks; the untouched release: none). Chapters in even places run on the AVX2 code path,
+# the others on the baseline path, and every chapter cell's outputs are held against the stored
+# ones (tools/stored_outputs.py): each chapter is executed once, and that execution is also one
+# of the other CPU paths of BOOK_SPEC 9 (make reproducibility: both, for every notebook).
+# nbgrader pins JupyterLab and Notebook: it lives in a venv of its own, never in the book's.
 NBGRADER_ENV := _build/nbgrader-env
 _build/nbgrader/.built: _build/jupyter/.built tools/make_nbgrader.py tools/make_student.py $(wildcard lib/reglab/exercises/*.py)
 	$(BIN)/python -m tools.make_nbgrader

@@ -7,23 +7,27 @@ exercise with a check, the written answers graded by hand, the points of every e
 The tests marked ``nbgrader`` (``make test-nbgrader``) run nbgrader, installed in an environment
 of its own (``_build/nbgrader-env``: nbgrader pins JupyterLab and Notebook, which the book's
 environment does not hold), on one copy of the course per chapter: ``generate_assignment``, then
-``autograde`` of two submissions, executed in the Colab-like kernel (``REGLAB_KERNEL``):
+``autograde`` of one submission, executed in the Colab-like kernel (``REGLAB_KERNEL``). The three
+submissions of BOOK_SPEC 12 take turns over the chapters, in book order:
 
-* ``reference``: the source notebook, solutions in place, each answer cell also asserting that
-  its check rejects a deliberately wrong answer (:func:`reglab.planted_answer`): every check
-  earns its points;
-* ``mixed``: the released notebook as it was handed out, with every second exercise answered
-  wrongly (a planted wrong answer) and the others left untouched: 0 at every check, the
-  untouched written answers 0 by themselves, and no error but the checks' failed assertions.
+* ``reference``: every answer right (the source notebook's solutions), each answer cell also
+  asserting that its check rejects a deliberately wrong answer (:func:`reglab.planted_answer`)
+  while the right one stays: full marks;
+* ``partial``: the graded exercises in turn answered right, answered wrong (the solution, then a
+  planted wrong answer in its place) and left untouched: the right ones' points only;
+* ``untouched``: the release as it was handed out: no autograded marks, and every written answer
+  0 by itself.
 
-Each submission is a whole execution of the chapter, so it also stands for one of the CPU code
-paths of BOOK_SPEC 9: the reference runs on the AVX2 path, the mixed submission on the baseline
-path, and every chapter cell's outputs are held against the book's stored outputs as nbval holds
-them (:mod:`tools.stored_outputs`). ``make test-notebooks`` runs nbval on this machine's own path;
-no further pass over the book is needed for the other two (``make reproducibility`` still runs
-the full matrix with nbval).
+There is no error but the failed assertions of the checks that score 0. Each chapter is executed
+once, and each submission is graded in four or five chapters. Every exercise's reference answer
+and planted errors are also judged, without the notebook around them, by
+``tests/test_exercises.py``; ``make test-student`` runs every reference answer in its chapter.
 
-Every chapter runs twice: a minute or two per chapter (``pytest tests -m nbgrader -n 2``).
+The execution also stands for one of the other CPU code paths of BOOK_SPEC 9: chapters in even
+places of the book run on the AVX2 path, the others on the baseline path, and every chapter
+cell's outputs are held against the book's stored outputs as nbval holds them
+(:mod:`tools.stored_outputs`). ``make test-notebooks`` runs nbval on this machine's own path;
+``make reproducibility`` runs the full matrix (both paths for every notebook) with nbval.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import pytest
 from reglab import exercise, exercises
 
 from tools import make_nbgrader, make_student, stored_outputs
+from tools.heaviest_first import heaviest_first
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "_build" / "jupyter"  # make notebooks
@@ -47,22 +52,51 @@ COURSE = ROOT / "_build" / "nbgrader"  # make nbgrader
 NBGRADER_ENV = Path(os.environ.get("REGLAB_NBGRADER_ENV", ROOT / "_build" / "nbgrader-env"))
 KERNEL = os.environ.get("REGLAB_KERNEL", "python3")
 CHAPTERS = make_student.chapters()
-STUDENTS = ("reference", "mixed")
-# The CPU code path each submission runs on (BOOK_SPEC 9; the Makefile's repro-avx2 and
-# repro-baseline use the same settings with nbval).
+STUDENT = "student"
+# The CPU code paths (BOOK_SPEC 9; the Makefile's repro-avx2 and repro-baseline use the same
+# settings with nbval): a chapter's submission runs on the first in even places of the book.
 CPU_PATHS = {
-    "reference": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-    "mixed": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"},
+    "AVX2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "baseline": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"},
 }
+# The submissions, one per chapter in turn, and how the partial one answers its k-th exercise.
+SUBMISSIONS = ("reference", "partial", "untouched")
+STATES = ("right", "wrong", "untouched")
 
 
 def _graded(chapter: str) -> list[str]:
     return [e.label for e in exercises() if e.chapter == chapter and e.answers]
 
 
-def _planted(chapter: str) -> list[str]:
-    """The exercises whose answers the mixed submission gets wrong: every second one."""
-    return _graded(chapter)[1::2]
+def _place(chapter: str) -> int:
+    return [p.stem for p in CHAPTERS].index(chapter)
+
+
+def _submission(chapter: str) -> str:
+    return SUBMISSIONS[_place(chapter) % len(SUBMISSIONS)]
+
+
+def _states(chapter: str) -> dict[str, str]:
+    """How the chapter's submission answers each of its graded exercises."""
+    kind = _submission(chapter)
+    return {
+        label: {"reference": "right", "untouched": "untouched"}.get(kind, STATES[k % len(STATES)])
+        for k, label in enumerate(_graded(chapter))
+    }
+
+
+def _cpu_path(chapter: str) -> str:
+    return tuple(CPU_PATHS)[_place(chapter) % len(CPU_PATHS)]
+
+
+def test_every_submission_and_cpu_path_is_graded_in_several_chapters():
+    for kind in SUBMISSIONS:
+        assert sum(_submission(p.stem) == kind for p in CHAPTERS) >= 4, kind
+    partial = [_states(p.stem) for p in CHAPTERS if _submission(p.stem) == "partial"]
+    assert set().union(*(s.values() for s in partial)) == set(STATES), partial
+    assert all("right" in s.values() and len(set(s.values())) > 1 for s in partial), partial
+    for cpu_path in CPU_PATHS:
+        assert sum(_cpu_path(p.stem) == cpu_path for p in CHAPTERS) >= 6, cpu_path
 
 
 def test_every_exercise_has_its_points():
@@ -180,7 +214,7 @@ print(json.dumps(out))
 
 def _grades(root: Path, chapter: str) -> dict:
     done = subprocess.run(
-        [str(NBGRADER_ENV / "bin" / "python"), "-c", GRADES, str(root), chapter, *STUDENTS],
+        [str(NBGRADER_ENV / "bin" / "python"), "-c", GRADES, str(root), chapter, STUDENT],
         capture_output=True,
         text=True,
         check=True,
@@ -200,8 +234,9 @@ def _errors(nb) -> dict[str, list[str]]:
 
 
 @pytest.mark.nbgrader
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_nbgrader_grades_the_reference_and_planted_errors_on_two_cpu_paths(path):
+# The longest chapters first, so that the two workers of `make test-nbgrader` finish together.
+@pytest.mark.parametrize("path", heaviest_first(CHAPTERS), ids=[p.stem for p in heaviest_first(CHAPTERS)])
+def test_nbgrader_grades_one_submission_per_chapter(path):
     chapter = path.stem
     if not (NBGRADER_ENV / "bin" / "nbgrader").exists():
         pytest.fail(f"no nbgrader in {NBGRADER_ENV}: run `make test-nbgrader`, which installs it")
@@ -222,83 +257,83 @@ def test_nbgrader_grades_the_reference_and_planted_errors_on_two_cpu_paths(path)
         "a solution region was released"
     )
 
-    planted, graded = _planted(chapter), _graded(chapter)
-    reference = nbformat.read(source, as_version=4)
-    for cell in reference.cells:
-        label = cell.metadata["nbgrader"]["grade_id"].removesuffix("-answer")
-        if label in graded:  # the check rejects a planted error, and the right answer stays
-            cell.source += make_nbgrader.rejected_source(exercise(label))
-    # What a student hands in: the release, every second exercise answered wrongly (the
-    # solution, then a planted error in its place, its written answer given), the rest untouched.
+    # What the student hands in: the release, each graded exercise answered right, answered
+    # wrong (the solution, then a planted error in its place) or left untouched; an exercise
+    # with a written answer only is answered unless the whole release is handed in untouched.
+    kind, states = _submission(chapter), _states(chapter)
     answered = {c.metadata["nbgrader"]["grade_id"]: c for c in nbformat.read(source, as_version=4).cells}
-    mixed = nbformat.read(release, as_version=4)
-    for k, cell in enumerate(mixed.cells):
+    submission = nbformat.read(release, as_version=4)
+    for k, cell in enumerate(submission.cells):
         grade_id = cell.metadata["nbgrader"]["grade_id"]
         label = grade_id.removesuffix("-answer").removesuffix("-written")
-        if label in planted and grade_id != f"{label}-check":
-            mixed.cells[k] = answered[grade_id]
-            if grade_id == f"{label}-answer":
-                mixed.cells[k].source += make_nbgrader.planted_source(exercise(label))
-    for student, nb in zip(STUDENTS, (reference, mixed)):
-        folder = root / "submitted" / student / chapter
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / path.name)
+        state = states.get(label, "untouched" if kind == "untouched" else "right")
+        if grade_id == label or grade_id == f"{label}-check" or state == "untouched":
+            continue  # a chapter cell, a check, or an exercise left as released
+        submission.cells[k] = answered[grade_id]
+        if grade_id == f"{label}-answer" and state == "right":
+            submission.cells[k].source += make_nbgrader.rejected_source(exercise(label))
+        elif grade_id == f"{label}-answer" and state == "wrong":
+            submission.cells[k].source += make_nbgrader.planted_source(exercise(label))
+    folder = root / "submitted" / STUDENT / chapter
+    folder.mkdir(parents=True)
+    nbformat.write(submission, folder / path.name)
 
-    seconds = {}
-    for student in STUDENTS:
-        start = time.perf_counter()
-        # A chapter's longest cell takes well under a minute here; the course's own 900 s is for
-        # instructors' slower servers. Once, the kernel stalled after an explorer cell until the
-        # timeout interrupted it (no error, 15 minutes lost): 300 s bounds what such a stall costs.
-        done = _nbgrader(
-            root, "autograde", chapter, f"--student={student}", "--force", f"--Execute.kernel_name={KERNEL}",
-            "--Execute.timeout=300", env=CPU_PATHS[student],
-        )
-        seconds[student] = time.perf_counter() - start
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert "ERROR" not in done.stderr, done.stderr[-3000:]
-    grades = _grades(root, chapter)
+    cpu_path = _cpu_path(chapter)
+    start = time.perf_counter()
+    # A chapter's longest cell takes well under a minute here; the course's own 900 s is for
+    # instructors' slower servers. Once, the kernel stalled after an explorer cell until the
+    # timeout interrupted it (no error, 15 minutes lost): 300 s bounds what such a stall costs.
+    done = _nbgrader(
+        root,
+        "autograde",
+        chapter,
+        f"--student={STUDENT}",
+        "--force",
+        f"--Execute.kernel_name={KERNEL}",
+        "--Execute.timeout=300",
+        env=CPU_PATHS[cpu_path],
+    )
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ERROR" not in done.stderr, done.stderr[-3000:]
+    grades = _grades(root, chapter)[STUDENT]
 
-    checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in graded}
-    expected = {"reference": dict(checks), "mixed": dict.fromkeys(checks, 0.0)}
-    marks = {}
-    for student in STUDENTS:
-        auto = {name: g["auto"] for name, g in grades[student].items() if name in checks}
-        assert auto == expected[student], f"{chapter}, {student}: autograded marks {auto}"
-        assert all(g["max"] == checks[name] for name, g in grades[student].items() if name in checks)
-        written = {name: g for name, g in grades[student].items() if name.endswith("-written")}
-        assert set(written) == {f"{e.label}-written" for e in exercises() if e.chapter == chapter}
-        for name, g in written.items():  # by hand; an answer left as released scores 0 by itself
-            untouched = student == "mixed" and name.removesuffix("-written") not in planted
-            assert (g["manual"], g["auto"]) == ((False, 0.0) if untouched else (True, None)), name
-        marks[student] = sum(auto.values())
-    assert marks == {"reference": sum(checks.values()), "mixed": 0}
+    checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in states}
+    expected = {
+        f"{label}-check": checks[f"{label}-check"] * (state == "right") for label, state in states.items()
+    }
+    auto = {name: g["auto"] for name, g in grades.items() if name in checks}
+    assert auto == expected, f"{chapter}: autograded marks {auto}, expected {expected} ({states})"
+    assert all(g["max"] == checks[name] for name, g in grades.items() if name in checks)
+    written = {name: g for name, g in grades.items() if name.endswith("-written")}
+    assert set(written) == {f"{e.label}-written" for e in exercises() if e.chapter == chapter}
+    for name, g in written.items():  # by hand; an answer left as released scores 0 by itself
+        label = name.removesuffix("-written")
+        untouched = states.get(label, "untouched" if kind == "untouched" else "right") == "untouched"
+        assert (g["manual"], g["auto"]) == ((False, 0.0) if untouched else (True, None)), name
 
-    # No error but the checks' failed assertions: none with the reference; in the mixed
-    # submission, exactly at the checks (each scores 0). And every chapter cell printed what the
-    # book stores, on the submission's CPU code path.
-    reproduced = {}
-    for student in STUDENTS:
-        done = nbformat.read(root / "autograded" / student / chapter / path.name, as_version=4)
-        errors = _errors(done)
-        failing = {k for k, v in expected[student].items() if v == 0}
-        assert set(errors) == failing, f"{chapter}, {student}: errors in {errors}"
-        assert all(v == ["AssertionError"] for v in errors.values()), f"{chapter}, {student}: {errors}"
-        same = stored_outputs.compare(done, nbformat.read(path, as_version=4))
-        assert not same.differing, f"{chapter}, {student} on {CPU_PATHS[student]}: {same}\n" + "\n".join(
-            same.differing
-        )
-        book_cells = sum(
-            c.cell_type == "code" and not c.metadata.get("reglab", {}).get("solution")
-            for c in nbformat.read(NATIVE / path.name, as_version=4).cells
-        )
-        assert same.compared + same.ignored == book_cells, f"{chapter}, {student}: {same} of {book_cells}"
-        reproduced[student] = same.compared
+    # No error but the failed assertions of the checks that score 0. And every chapter cell
+    # printed what the book stores, on the submission's CPU code path.
+    done = nbformat.read(root / "autograded" / STUDENT / chapter / path.name, as_version=4)
+    errors = _errors(done)
+    assert set(errors) == {k for k, v in expected.items() if v == 0}, f"{chapter}: errors in {errors}"
+    assert all(v == ["AssertionError"] for v in errors.values()), f"{chapter}: {errors}"
+    same = stored_outputs.compare(done, nbformat.read(path, as_version=4))
+    assert not same.differing, f"{chapter} on the {cpu_path} path: {same}\n" + "\n".join(same.differing)
+    book_cells = sum(
+        c.cell_type == "code" and not c.metadata.get("reglab", {}).get("solution")
+        for c in nbformat.read(NATIVE / path.name, as_version=4).cells
+    )
+    assert same.compared + same.ignored == book_cells, f"{chapter}: {same} of {book_cells}"
+    if kind == "reference":
+        assert sum(auto.values()) == sum(checks.values()), f"{chapter}: not full marks"
+    elif kind == "untouched":
+        assert sum(auto.values()) == 0, f"{chapter}: marks for the untouched release"
+    else:
+        assert 0 < sum(auto.values()) < sum(checks.values()), f"{chapter}: not partial marks"
     print(
-        f"{chapter}: autograded marks reference {marks['reference']:g}/{sum(checks.values())}, mixed "
-        f"{marks['mixed']:g} (planted wrong: {', '.join(planted) or 'none'}; untouched: "
-        f"{', '.join(e.label for e in exercises() if e.chapter == chapter and e.label not in planted)}); "
-        f"stored outputs reproduced in {reproduced['reference']} cells on the AVX2 path and "
-        f"{reproduced['mixed']} on the baseline path; autograde {seconds['reference']:.0f} s + "
-        f"{seconds['mixed']:.0f} s (kernel {KERNEL})"
+        f"{chapter}: {kind} submission autograded {sum(auto.values()):g}/{sum(checks.values())} "
+        f"({', '.join(f'{label} {state}' for label, state in states.items())}); stored outputs "
+        f"reproduced in {same.compared} cells on the {cpu_path} path; autograde {seconds:.0f} s "
+        f"(kernel {KERNEL})"
     )
