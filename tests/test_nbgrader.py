@@ -270,9 +270,11 @@ def test_nbgrader_grades_one_submission_per_chapter(path):
         if grade_id == label or grade_id == f"{label}-check" or state == "untouched":
             continue  # a chapter cell, a check, or an exercise left as released
         submission.cells[k] = answered[grade_id]
-        if grade_id == f"{label}-answer" and state == "right":
+        if grade_id != f"{label}-answer" or label not in states:
+            continue  # a written answer, or the code of an exercise answered in words only
+        if state == "right":
             submission.cells[k].source += make_nbgrader.rejected_source(exercise(label))
-        elif grade_id == f"{label}-answer" and state == "wrong":
+        elif state == "wrong":
             submission.cells[k].source += make_nbgrader.planted_source(exercise(label))
     folder = root / "submitted" / STUDENT / chapter
     folder.mkdir(parents=True)
