@@ -97,22 +97,26 @@ book-pdf: $(STAMP) student
 	cp $(PDF) _build/html/$(notdir $(PDF)); \
 	echo "The site is in _build/html/index.html, with the PDF $(notdir $(PDF)) linked from its intro."
 
-# `make test NB=book/<chapter>.ipynb` tests one chapter for its author: its library tests, the
-# ledger's checks and the structure tests, its notebook under nbval, and its student notebook
-# (built from the Jupyter-native edition and run in the book's own environment); the PDF and
-# the site are left to the whole `make test`.
+# `make test NB=book/<chapter>.ipynb` tests one chapter for its author: its library tests (and,
+# of the book-wide tests run once per result, exercise or chapter, only its own: pytest
+# --chapter), then at the same time, one thread each, its notebook under nbval and its student
+# notebook (built from the Jupyter-native edition and run in the book's own environment with the
+# solutions and with planted errors); the PDF and the site are left to the whole `make test`.
 CHAPTER := $(basename $(notdir $(NB)))
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 ifeq ($(suffix $(NB)),.ipynb)
 test: $(STAMP)
 	@$(STAGE) start
 	@$(STAGE) run lib-$(CHAPTER) -- $(BIN)/python -m pytest -q -p no:cacheprovider -n $(WORKERS) \
-	  $(wildcard tests/test_derivations_$(CHAPTER).py tests/test_experiments_$(CHAPTER).py) \
+	  --chapter $(CHAPTER) $(wildcard tests/test_derivations_$(CHAPTER).py tests/test_experiments_$(CHAPTER).py) \
 	  tests/test_ledger.py tests/test_exercises.py tests/test_book_structure.py tests/test_prose_numbers.py \
 	  tests/test_architecture.py
-	@$(STAGE) run nbval-$(CHAPTER) -- $(NBVAL) $(NB)
-	@$(STAGE) run student-$(CHAPTER) -- $(MAKE) --no-print-directory student
-	@$(STAGE) run student-run-$(CHAPTER) -- $(BIN)/python -m pytest tests/test_student.py -m student \
-	  -k "$(CHAPTER) or raw_myst" -q -p no:cacheprovider
+	@mkdir -p _build && $(STAGE) run nbval-and-student-$(CHAPTER) -- bash -c '\
+	  $(ONE_THREAD) $(NBVAL) $(NB) > _build/nbval-$(CHAPTER).log 2>&1 & nbval=$$!; \
+	  $(MAKE) --no-print-directory student && $(ONE_THREAD) $(BIN)/python -m pytest tests/test_student.py \
+	    -m student -k "$(CHAPTER) or raw_myst" -q -p no:cacheprovider; student=$$?; \
+	  wait $$nbval; nbval=$$?; echo "--- nbval $(NB) (_build/nbval-$(CHAPTER).log):"; \
+	  tail -n 40 _build/nbval-$(CHAPTER).log; [ $$nbval = 0 ] && [ $$student = 0 ]'
 	@$(STAGE) report
 else
 test: $(STAMP)

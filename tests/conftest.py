@@ -41,6 +41,48 @@ def root() -> Path:
     return ROOT
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--chapter",
+        default=None,
+        help="keep, of the tests run once per chapter, result or exercise, those of this chapter "
+        "(its notebook's name without .ipynb); the book-wide tests all run (make test NB=...)",
+    )
+
+
+def item_chapters(item) -> set[str]:
+    """The chapters a parametrized test is about: a result's or an exercise's chapter, a
+    chapter notebook, or a ``chapter`` argument; empty for a test of the whole book."""
+    from reglab import exercises
+
+    labels = {e.label: e.chapter for e in exercises()}
+    found = set()
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for name, value in params.items():
+        if isinstance(getattr(value, "chapter", None), str):  # a Result
+            found.add(value.chapter)
+        elif isinstance(value, Path) and value.suffix == ".ipynb":
+            found.add(value.stem)
+        elif isinstance(value, str) and value in labels:
+            found.add(labels[value])
+        elif name == "chapter" and isinstance(value, str):
+            found.add(value)
+    return found
+
+
+def pytest_collection_modifyitems(config, items):
+    chapter = config.getoption("--chapter")
+    if not chapter:
+        return
+    keep, drop = [], []
+    for item in items:
+        chapters = item_chapters(item)
+        (keep if not chapters or chapter in chapters else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_terminal_summary(terminalreporter):
     """Print the site's measured budgets (tests/test_site*.py), passing or not."""
     if MEASURED:
