@@ -122,7 +122,9 @@ else
 test: $(STAMP)
 	@[ -n "$$REGLAB_STAGES_KEEP" ] || $(STAGE) start
 	@$(STAGE) run test-lib -- $(MAKE) --no-print-directory test-lib
-	@$(STAGE) run test-notebooks -- $(MAKE) --no-print-directory test-notebooks
+	@# nbval on two workers and, beside it, the Jupyter-native, student and nbgrader editions built
+	@# (Sphinx, mostly one core) for the stages after it.
+	@$(STAGE) run test-notebooks -- $(MAKE) --no-print-directory -j2 --output-sync=target test-notebooks nbgrader
 	@$(STAGE) run install-colab-env -- $(MAKE) --no-print-directory $(COLAB)/.installed
 	@$(STAGE) run install-nbgrader-env -- $(MAKE) --no-print-directory $(NBGRADER_ENV)/.installed
 	@$(STAGE) run test-student -- $(MAKE) --no-print-directory test-student STUDENT_RUNS=0

@@ -7,7 +7,7 @@ exercise with a check, the written answers graded by hand, the points of every e
 The tests marked ``nbgrader`` (``make test-nbgrader``) run nbgrader, installed in an environment
 of its own (``_build/nbgrader-env``: nbgrader pins JupyterLab and Notebook, which the book's
 environment does not hold), on one copy of the course per chapter: ``generate_assignment``, then
-``autograde`` of one submission, executed in the Colab-like kernel (``REGLAB_KERNEL``). The three
+``autograde`` of one submission (nbgrader's API in one process per chapter), executed in the Colab-like kernel (``REGLAB_KERNEL``). The three
 submissions of BOOK_SPEC 12 take turns over the chapters, in book order:
 
 * ``reference``: every answer right (the source notebook's solutions), each answer cell also
@@ -179,47 +179,78 @@ def test_course_notebook_cells(path):
 # --- nbgrader itself --------------------------------------------------------------------------
 
 
-def _nbgrader(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+# One nbgrader process per chapter (nbgrader takes seconds to start): it releases the chapter
+# through nbgrader's own API (what `nbgrader generate_assignment` and `nbgrader autograde` run,
+# with the course's nbgrader_config.py), waits while the test writes the submission, then
+# autogrades it and reads its grades from the gradebook. Each step prints its result as JSON.
+SESSION = """
+import json, sys
+from traitlets.config.loader import PyFileConfigLoader
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+
+root, chapter, student, kernel, timeout = sys.argv[1:6]
+config = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
+config.CourseDirectory.root = root
+config.Execute.kernel_name = kernel
+config.Execute.timeout = int(timeout)
+api = NbGraderAPI(config=config)
+print(json.dumps(api.generate_assignment(chapter, force=True)), flush=True)
+if sys.stdin.readline().strip() == "autograde":
+    done = api.autograde(chapter, student, force=True)
+    if done["success"]:
+        with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
+            nb = gb.find_submission_notebook(chapter, chapter, student)
+            done["grades"] = {
+                g.name: {"auto": g.auto_score, "max": g.max_score, "manual": g.needs_manual_grade}
+                for g in nb.grades
+            }
+    print(json.dumps(done), flush=True)
+"""
+# A chapter's longest cell takes well under a minute here; the course's own 900 s is for
+# instructors' slower servers. Once, the kernel stalled after an explorer cell until the timeout
+# interrupted it (no error, 15 minutes lost): 300 s bounds what such a stall costs.
+CELL_TIMEOUT = 300
+
+
+def _session(root: Path, chapter: str, cpu_path: dict) -> tuple[subprocess.Popen, Path]:
+    """The chapter's nbgrader process, its kernels on ``cpu_path``; and the file of its log."""
     env = {
         **os.environ,
-        **(env or {}),
+        **cpu_path,
         "PATH": f"{NBGRADER_ENV / 'bin'}{os.pathsep}{os.environ['PATH']}",
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         "MKL_NUM_THREADS": "1",
     }
     env.pop("PYTHONPATH", None)
-    return subprocess.run(
-        [str(NBGRADER_ENV / "bin" / "nbgrader"), *args],
-        check=False,
+    log = root / "nbgrader.log"
+    process = subprocess.Popen(
+        [
+            str(NBGRADER_ENV / "bin" / "python"),
+            "-c",
+            SESSION,
+            str(root),
+            chapter,
+            STUDENT,
+            KERNEL,
+            str(CELL_TIMEOUT),
+        ],
         cwd=root,
         env=env,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
         text=True,
     )
+    return process, log
 
 
-GRADES = """
-import json, sys
-from nbgrader.api import Gradebook
-root, chapter = sys.argv[1], sys.argv[2]
-out = {}
-with Gradebook(f"sqlite:///{root}/gradebook.db") as gb:
-    for student in sys.argv[3:]:
-        nb = gb.find_submission_notebook(chapter, chapter, student)
-        out[student] = {g.name: {"auto": g.auto_score, "max": g.max_score, "manual": g.needs_manual_grade}
-                        for g in nb.grades}
-print(json.dumps(out))
-"""
-
-
-def _grades(root: Path, chapter: str) -> dict:
-    done = subprocess.run(
-        [str(NBGRADER_ENV / "bin" / "python"), "-c", GRADES, str(root), chapter, STUDENT],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
+def _step(result: dict, log: Path, step: str) -> dict:
+    """An nbgrader step's result, asserted to have succeeded without an error in its log."""
+    assert result["success"], f"{step}: {result.get('error', '')[-3000:]}\n{log.read_text()[-3000:]}"
+    assert "[ERROR]" not in result.get("log", ""), f"{step}: {result['log'][-3000:]}"
+    assert "ERROR" not in log.read_text(), f"{step}: {log.read_text()[-3000:]}"
+    return result
 
 
 def _errors(nb) -> dict[str, list[str]]:
@@ -249,8 +280,13 @@ def test_nbgrader_grades_one_submission_per_chapter(path):
     shutil.copy(COURSE / "nbgrader_config.py", root)
     shutil.copy(source, root / "source" / chapter)
 
-    made = _nbgrader(root, "generate_assignment", chapter, "--force")
-    assert made.returncode == 0, made.stderr[-3000:]
+    cpu_path = _cpu_path(chapter)
+    process, log = _session(root, chapter, CPU_PATHS[cpu_path])
+    try:
+        _step(json.loads(process.stdout.readline() or '{"success": false}'), log, "generate_assignment")
+    except BaseException:
+        process.kill()
+        raise
     release = root / "release" / chapter / path.name
     released = nbformat.read(release, as_version=4)
     assert make_nbgrader.BEGIN not in "".join(c.source for c in released.cells), (
@@ -280,25 +316,14 @@ def test_nbgrader_grades_one_submission_per_chapter(path):
     folder.mkdir(parents=True)
     nbformat.write(submission, folder / path.name)
 
-    cpu_path = _cpu_path(chapter)
     start = time.perf_counter()
-    # A chapter's longest cell takes well under a minute here; the course's own 900 s is for
-    # instructors' slower servers. Once, the kernel stalled after an explorer cell until the
-    # timeout interrupted it (no error, 15 minutes lost): 300 s bounds what such a stall costs.
-    done = _nbgrader(
-        root,
-        "autograde",
-        chapter,
-        f"--student={STUDENT}",
-        "--force",
-        f"--Execute.kernel_name={KERNEL}",
-        "--Execute.timeout=300",
-        env=CPU_PATHS[cpu_path],
-    )
+    try:
+        out, _ = process.communicate("autograde\n", timeout=3600)
+    finally:
+        process.kill()
     seconds = time.perf_counter() - start
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "ERROR" not in done.stderr, done.stderr[-3000:]
-    grades = _grades(root, chapter)[STUDENT]
+    assert process.returncode == 0, log.read_text()[-3000:]
+    grades = _step(json.loads(out.splitlines()[-1]), log, "autograde")["grades"]
 
     checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in states}
     expected = {
