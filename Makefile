@@ -147,8 +147,9 @@ test-lib: $(STAMP)
 # executes both editions. Both editions are scanned for raw MyST first.
 COLAB := _build/colab
 # In the whole `make test` the chapters' execution is left to test-nbgrader, which runs the same
-# notebooks in the same kernel with the reference answers (every check must pass) and with
-# planted wrong answers (every planted one must fail): STUDENT_RUNS=0 deselects it here.
+# notebooks in the same kernel once each, with the reference answers, with right, wrong and
+# untouched answers, or untouched, in turn over the chapters: STUDENT_RUNS=0 deselects it here
+# (`make test-student` alone runs every reference answer and planted error in its chapter).
 STUDENT_RUNS ?= 1
 test-student: $(STAMP) notebooks student $(COLAB)/.installed
 	JUPYTER_PATH="$(CURDIR)/$(COLAB)/jupyter/share/jupyter" REGLAB_KERNEL=reglab-colab $(BIN)/python -m pytest tests -m student -n $(WORKERS) --dist loadfile -p no:cacheprovider \
