@@ -7,8 +7,9 @@ exercise with a check, the written answers graded by hand, the points of every e
 The tests marked ``nbgrader`` (``make test-nbgrader``) run nbgrader, installed in an environment
 of its own (``_build/nbgrader-env``: nbgrader pins JupyterLab and Notebook, which the book's
 environment does not hold), on one copy of the course per chapter: ``generate_assignment``, then
-``autograde`` of one submission (nbgrader's API in one process per chapter), executed in the Colab-like kernel (``REGLAB_KERNEL``). The three
-submissions of BOOK_SPEC 12 take turns over the chapters, in book order:
+``autograde`` of one submission (nbgrader's API, in one process per chapter), executed in the
+Colab-like kernel (``REGLAB_KERNEL``). The three submissions of BOOK_SPEC 12 take turns over the
+chapters, in book order:
 
 * ``reference``: every answer right (the source notebook's solutions), each answer cell also
   asserting that its check rejects a deliberately wrong answer (:func:`reglab.planted_answer`)
@@ -77,11 +78,15 @@ def _submission(chapter: str) -> str:
 
 
 def _states(chapter: str) -> dict[str, str]:
-    """How the chapter's submission answers each of its graded exercises."""
+    """How the chapter's submission answers each of its exercises: the partial one answers its
+    graded exercises in turn right, wrong and untouched, and those answered in words only."""
     kind = _submission(chapter)
+    graded = _graded(chapter)
+    partial = {label: STATES[k % len(STATES)] for k, label in enumerate(graded)}
     return {
-        label: {"reference": "right", "untouched": "untouched"}.get(kind, STATES[k % len(STATES)])
-        for k, label in enumerate(_graded(chapter))
+        e.label: {"reference": "right", "untouched": "untouched"}.get(kind, partial.get(e.label, "right"))
+        for e in exercises()
+        if e.chapter == chapter
     }
 
 
@@ -92,7 +97,11 @@ def _cpu_path(chapter: str) -> str:
 def test_every_submission_and_cpu_path_is_graded_in_several_chapters():
     for kind in SUBMISSIONS:
         assert sum(_submission(p.stem) == kind for p in CHAPTERS) >= 4, kind
-    partial = [_states(p.stem) for p in CHAPTERS if _submission(p.stem) == "partial"]
+    partial = [
+        {label: state for label, state in _states(p.stem).items() if label in _graded(p.stem)}
+        for p in CHAPTERS
+        if _submission(p.stem) == "partial"
+    ]
     assert set().union(*(s.values() for s in partial)) == set(STATES), partial
     assert all("right" in s.values() and len(set(s.values())) > 1 for s in partial), partial
     for cpu_path in CPU_PATHS:
@@ -264,9 +273,12 @@ def _errors(nb) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.nbgrader
 # The longest chapters first, so that the two workers of `make test-nbgrader` finish together.
-@pytest.mark.parametrize("path", heaviest_first(CHAPTERS), ids=[p.stem for p in heaviest_first(CHAPTERS)])
+BY_COST = heaviest_first(CHAPTERS)
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("path", BY_COST, ids=[p.stem for p in BY_COST])
 def test_nbgrader_grades_one_submission_per_chapter(path):
     chapter = path.stem
     if not (NBGRADER_ENV / "bin" / "nbgrader").exists():
@@ -281,53 +293,45 @@ def test_nbgrader_grades_one_submission_per_chapter(path):
     shutil.copy(source, root / "source" / chapter)
 
     cpu_path = _cpu_path(chapter)
+    kind, states = _submission(chapter), _states(chapter)
     process, log = _session(root, chapter, CPU_PATHS[cpu_path])
     try:
         _step(json.loads(process.stdout.readline() or '{"success": false}'), log, "generate_assignment")
-    except BaseException:
-        process.kill()
-        raise
-    release = root / "release" / chapter / path.name
-    released = nbformat.read(release, as_version=4)
-    assert make_nbgrader.BEGIN not in "".join(c.source for c in released.cells), (
-        "a solution region was released"
-    )
+        release = root / "release" / chapter / path.name
+        released = nbformat.read(release, as_version=4)
+        assert make_nbgrader.BEGIN not in "".join(c.source for c in released.cells), (
+            "a solution region was released"
+        )
+        # What the student hands in: the release, each exercise answered right, answered wrong
+        # (the solution, then a planted error in its place) or left untouched.
+        answered = {c.metadata["nbgrader"]["grade_id"]: c for c in nbformat.read(source, as_version=4).cells}
+        for k, cell in enumerate(released.cells):
+            grade_id = cell.metadata["nbgrader"]["grade_id"]
+            label = grade_id.removesuffix("-answer").removesuffix("-written")
+            if label not in states or grade_id == f"{label}-check" or states[label] == "untouched":
+                continue  # a chapter cell, a check, or an exercise left as released
+            released.cells[k] = answered[grade_id]
+            if grade_id != f"{label}-answer" or not exercise(label).answers:
+                continue  # a written answer, or the code of an exercise answered in words only
+            if states[label] == "right":
+                released.cells[k].source += make_nbgrader.rejected_source(exercise(label))
+            else:
+                released.cells[k].source += make_nbgrader.planted_source(exercise(label))
+        folder = root / "submitted" / STUDENT / chapter
+        folder.mkdir(parents=True)
+        nbformat.write(released, folder / path.name)
 
-    # What the student hands in: the release, each graded exercise answered right, answered
-    # wrong (the solution, then a planted error in its place) or left untouched; an exercise
-    # with a written answer only is answered unless the whole release is handed in untouched.
-    kind, states = _submission(chapter), _states(chapter)
-    answered = {c.metadata["nbgrader"]["grade_id"]: c for c in nbformat.read(source, as_version=4).cells}
-    submission = nbformat.read(release, as_version=4)
-    for k, cell in enumerate(submission.cells):
-        grade_id = cell.metadata["nbgrader"]["grade_id"]
-        label = grade_id.removesuffix("-answer").removesuffix("-written")
-        state = states.get(label, "untouched" if kind == "untouched" else "right")
-        if grade_id == label or grade_id == f"{label}-check" or state == "untouched":
-            continue  # a chapter cell, a check, or an exercise left as released
-        submission.cells[k] = answered[grade_id]
-        if grade_id != f"{label}-answer" or label not in states:
-            continue  # a written answer, or the code of an exercise answered in words only
-        if state == "right":
-            submission.cells[k].source += make_nbgrader.rejected_source(exercise(label))
-        elif state == "wrong":
-            submission.cells[k].source += make_nbgrader.planted_source(exercise(label))
-    folder = root / "submitted" / STUDENT / chapter
-    folder.mkdir(parents=True)
-    nbformat.write(submission, folder / path.name)
-
-    start = time.perf_counter()
-    try:
+        start = time.perf_counter()
         out, _ = process.communicate("autograde\n", timeout=3600)
+        seconds = time.perf_counter() - start
     finally:
         process.kill()
-    seconds = time.perf_counter() - start
     assert process.returncode == 0, log.read_text()[-3000:]
     grades = _step(json.loads(out.splitlines()[-1]), log, "autograde")["grades"]
 
-    checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in states}
+    checks = {f"{label}-check": make_nbgrader.POINTS[label][0] for label in _graded(chapter)}
     expected = {
-        f"{label}-check": checks[f"{label}-check"] * (state == "right") for label, state in states.items()
+        name: points * (states[name.removesuffix("-check")] == "right") for name, points in checks.items()
     }
     auto = {name: g["auto"] for name, g in grades.items() if name in checks}
     assert auto == expected, f"{chapter}: autograded marks {auto}, expected {expected} ({states})"
@@ -335,8 +339,7 @@ def test_nbgrader_grades_one_submission_per_chapter(path):
     written = {name: g for name, g in grades.items() if name.endswith("-written")}
     assert set(written) == {f"{e.label}-written" for e in exercises() if e.chapter == chapter}
     for name, g in written.items():  # by hand; an answer left as released scores 0 by itself
-        label = name.removesuffix("-written")
-        untouched = states.get(label, "untouched" if kind == "untouched" else "right") == "untouched"
+        untouched = states[name.removesuffix("-written")] == "untouched"
         assert (g["manual"], g["auto"]) == ((False, 0.0) if untouched else (True, None)), name
 
     # No error but the failed assertions of the checks that score 0. And every chapter cell

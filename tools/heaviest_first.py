@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-REPORT = Path(__file__).resolve().parent.parent / "book" / "execution_report.json"
+from tools.execute_notebooks import REPORT  # where `make outputs` records each notebook's time
 
 
 def recorded_seconds() -> dict[str, float]:
