@@ -4,9 +4,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as _stats
 
 from ._validation import check_real
+from ._lazy import lazy_module
+
+_special = lazy_module("scipy.special")
 
 __all__ = ["mean_ci", "format_ci"]
 
@@ -46,7 +48,7 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
         raise ValueError(f"values must hold at least 2 measurements, but got {a.size}")
     if not np.isfinite(a).all():
         raise ValueError("values must be finite, but some are NaN or inf")
-    half = _stats.t.ppf(0.5 + confidence / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size)
+    half = _special.stdtrit(a.size - 1, 0.5 + confidence / 2) * a.std(ddof=1) / math.sqrt(a.size)
     return float(a.mean()), float(half)
 
 

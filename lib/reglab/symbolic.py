@@ -14,8 +14,11 @@ import numbers
 from fractions import Fraction
 
 import numpy as np
-import sympy as sp
 import torch
+
+from ._lazy import lazy_module
+
+sp = lazy_module("sympy")
 
 __all__ = ["gaussian_expectation", "rational_matrix"]
 

@@ -12,15 +12,18 @@ import itertools
 import math
 
 import numpy as np
-import sympy as sp
 import torch
-from scipy import stats
 from torch import Tensor
 
 from .._validation import check_int, check_real, check_regression, check_tensor
 from ..dropout import dropout, ensemble_mean
+from ._memo import deterministic
 from .compare import Check, compare
 from .registry import choose
+from .._lazy import lazy_module
+
+sp = lazy_module("sympy")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["enumerated_objective", "masked_relu_net", "objective_steps", "objective_symbolic", "sgd_with_dropout",
            "thinned_forward", "thinned_network", "weight_scaling_gap"]
@@ -138,6 +141,7 @@ def enumerated_objective(X: Tensor, y: Tensor, w: Tensor, keep_prob: float) -> T
     return ensemble_mean(loss, N * D, p, dtype=torch.float64)
 
 
+@deterministic
 def sgd_with_dropout(X: Tensor, y: Tensor, keep_prob: float, *, scaling: str = "test-time", steps: int = 4000,
                      burn_in: int = 1000, lr: float = 0.01, batch_size: int = 4, chains: int = 20,
                      seed: int = 0) -> Tensor:

@@ -21,7 +21,6 @@ import math
 from fractions import Fraction
 
 import numpy as np
-import sympy as sp
 import torch
 from torch import Tensor
 
@@ -29,6 +28,9 @@ from .._validation import check_int, check_real, check_regression
 from ..symbolic import gaussian_expectation, rational_matrix
 from .compare import Check, compare, compare_mc
 from .registry import Planted, choose, derivation, subcheck
+from .._lazy import lazy_module
+
+sp = lazy_module("sympy")
 
 __all__ = [
     "MC_DRAWS",

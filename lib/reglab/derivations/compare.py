@@ -11,7 +11,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _stats
+
+from .._lazy import lazy_module
+
+_special = lazy_module("scipy.special")
 
 __all__ = ["ROUNDING", "Check", "CheckFailed", "bonferroni_z", "compare", "compare_mc", "format_number"]
 
@@ -268,7 +271,7 @@ def compare(
 
 def bonferroni_z(entries: int, confidence: float) -> float:
     """Two-sided normal quantile that holds ``entries`` intervals jointly at ``confidence``."""
-    return float(_stats.norm.ppf(1.0 - (1.0 - confidence) / (2 * entries)))
+    return float(_special.ndtri(1.0 - (1.0 - confidence) / (2 * entries)))
 
 
 def compare_mc(

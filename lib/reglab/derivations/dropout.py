@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import Tensor
 
 from .._validation import check_regression
@@ -40,6 +39,7 @@ from ._dropout_computations import (
     thinned_forward,
     thinned_network,
     weight_scaling_gap,
+    stats,  # scipy.stats, imported at first use
 )
 from .compare import Check, bonferroni_z, compare, compare_mc, exceeds
 from .registry import Planted, choose, derivation, subcheck

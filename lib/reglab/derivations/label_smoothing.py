@@ -26,6 +26,7 @@ from torch import Tensor
 
 from .._validation import check_int, check_real
 from ..noise import corrupt_labels, smooth_labels, smoothed_cross_entropy
+from ._memo import deterministic
 from .compare import Check, compare, compare_mc
 from .registry import Planted, choose, derivation, subcheck
 
@@ -283,6 +284,7 @@ def check_pytorch_target(*, eps: float = 0.2, num_classes: int = 10, seed: int =
 
 
 # ----------------------------------------------------------------------------- LS-3
+@deterministic
 def minimise_logits(eps: float, num_classes: int, *, label: int = 0, max_iter: int = 100) -> Tensor:
     """Minimise the smoothed cross-entropy of one example over its logits, numerically.
 
@@ -324,6 +326,7 @@ def minimise_logits(eps: float, num_classes: int, *, label: int = 0, max_iter: i
     return z - z.mean()
 
 
+@deterministic
 def logit_gap_path(eps, num_classes: int, *, steps: int = 1000, lr: float = 1.0) -> np.ndarray:
     """Gap (true logit minus any other) along gradient descent on one example's logits from zero.
 

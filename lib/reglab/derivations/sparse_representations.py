@@ -21,13 +21,15 @@ import math
 
 import numpy as np
 import torch
-from scipy import optimize
 from torch import Tensor
 
 from .._validation import check_int, check_real, check_tensor
 from ..sparse_coding import dct_dictionary, omp, sparse_residual
 from .compare import Check, compare, exceeds
 from .registry import Planted, choose, derivation, subcheck
+from .._lazy import lazy_module
+
+optimize = lazy_module("scipy.optimize")
 
 __all__ = [
     "best_k_sparse", "check_sp2", "check_sp2_omp", "check_sp2_orthogonal", "check_sp3", "check_sp3_misses",

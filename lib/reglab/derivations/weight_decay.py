@@ -42,6 +42,7 @@ from ._weight_decay_updates import (  # WD-1 and WD-2 (importing registers them)
     wd2_problem,
     wd2_steps,
 )
+from ._memo import deterministic
 from .compare import Check, compare
 from .registry import Planted, choose, derivation, subcheck
 
@@ -172,6 +173,7 @@ def wd_problem() -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return quadratic_problem(6, seed=3)
 
 
+@deterministic
 def _solve_iteratively(H: Tensor, w_star: Tensor, alpha: float) -> Tensor:
     """Minimise J + alpha * l2_penalty by heavy ball; the spectrum of H only sets the step."""
     J = _quadratic(H, w_star)

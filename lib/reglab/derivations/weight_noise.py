@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy as sp
 import torch
 from torch import Tensor, nn
 
@@ -32,6 +31,9 @@ from ..noise import perturbed_outputs
 from ..symbolic import gaussian_expectation, rational_matrix
 from .compare import Check, compare, compare_mc
 from .registry import Planted, choose, derivation, subcheck
+from .._lazy import lazy_module
+
+sp = lazy_module("sympy")
 
 __all__ = [
     "check_first_order",

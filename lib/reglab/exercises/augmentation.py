@@ -7,7 +7,6 @@ chapter's order (see :mod:`reglab.exercises.core`).
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from ._judging import _agree, _labels_input, _NotYet, _np, _real_input
 from ._math import _quadratic_expectation, _ridge
@@ -62,6 +61,8 @@ def _augmentation_2(dist, *, x_digits, y_digits):
         raise ValueError("x_digits must hold 8 x 8 images (64 columns), one label of y_digits each, every class present")
     means = np.stack([x[y == c].mean(0) for c in range(10)])
     mirrored = np.stack([np.fliplr(m.reshape(8, 8)).reshape(64) for m in means])
+    from scipy.spatial.distance import cdist  # here: scipy.spatial takes most of a second to import
+
     return {"dist": _agree(dist, cdist(mirrored, means), rtol=1e-9, atol=1e-12)}
 
 

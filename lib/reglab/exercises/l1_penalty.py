@@ -7,12 +7,14 @@ chapter's order (see :mod:`reglab.exercises.core`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
 
 from ._judging import _agree, _NotYet, _np, _outputs, _real_input
 from .core import Answer as A
 from .core import Input as I
 from .core import _define
+from .._lazy import lazy_module
+
+optimize = lazy_module("scipy.optimize")
 
 __all__: list[str] = []
 

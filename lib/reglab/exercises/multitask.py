@@ -10,12 +10,14 @@ import math
 
 import numpy as np
 import torch
-from scipy import stats
 
 from ._judging import _agree, _as_array, _exact, _np, _outputs
 from .core import Answer as A
 from .core import Input as I
 from .core import _define
+from .._lazy import lazy_module
+
+stats = lazy_module("scipy.stats")
 
 __all__: list[str] = []
 

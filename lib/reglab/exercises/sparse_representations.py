@@ -9,13 +9,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.fft import dct
 
 from .._validation import check_int
 from ._judging import _agree, _exact, _int_or_none, _labels_input, _NotYet, _np, _outputs, _tensor_input
 from .core import Answer as A
 from .core import Input as I
 from .core import _define
+from .._lazy import lazy_module
+
+fft = lazy_module("scipy.fft")
 
 __all__: list[str] = []
 
@@ -41,7 +43,7 @@ def _sparse_representations_1(right_rule, wrong_rule, *, trials):
                     "take the largest absolute off-diagonal entry of W^T W", "rtol 1e-6"),),
          reference="the orthonormal DCT-II matrix from scipy.fft.dct beside the identity; largest off-diagonal |Gram| entry")
 def _sparse_representations_2(mu):
-    W = np.hstack([np.eye(40), dct(np.eye(40), norm="ortho", axis=0).T])
+    W = np.hstack([np.eye(40), fft.dct(np.eye(40), norm="ortho", axis=0).T])
     G = np.abs(W.T @ W) - np.eye(80)
     return {"mu": _agree(mu, G.max(), rtol=1e-6)}
 
