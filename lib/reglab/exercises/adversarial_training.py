@@ -30,15 +30,21 @@ def _model(name, model):
 
 
 def _targeted_pgd(model, x, goals, eps, steps=30):
-    x0 = x.expand(len(goals), -1)
+    """Targeted PGD from ``x`` towards each goal at each eps, all at once: (len(eps), len(goals)) reached.
+
+    Row (e, g) of the batch is its own attack (the loss is summed, so its gradient is its own).
+    """
+    eps = torch.as_tensor(eps, dtype=x.dtype).reshape(-1, 1, 1)
+    x0 = x.expand(eps.shape[0], len(goals), -1)
+    targets = goals.expand(eps.shape[0], -1).reshape(-1)
     xa = x0.clone()
     for _ in range(steps):
         xa.requires_grad_(True)
-        (g,) = torch.autograd.grad(F.cross_entropy(model(xa), goals, reduction="sum"), xa)
+        (g,) = torch.autograd.grad(F.cross_entropy(model(xa.reshape(-1, x.shape[-1])), targets, reduction="sum"), xa)
         with torch.no_grad():
             xa = (xa - eps / 8 * g.sign()).clamp(x0 - eps, x0 + eps).clamp(0, 1)
     with torch.no_grad():
-        return model(xa).argmax(-1) == goals
+        return (model(xa.reshape(-1, x.shape[-1])).argmax(-1) == targets).reshape(eps.shape[0], -1)
 
 
 @_define("ex-adversarial_training-1", chapter="adversarial_training",
@@ -60,8 +66,8 @@ def _adversarial_training_1(smallest, *, net0, image, image_label):
         classes = model(x[None]).shape[-1]
     goals = torch.tensor([g for g in range(classes) if g != label])
     ref = {}
-    for eps in _GRID:
-        for g, ok in zip(goals.tolist(), _targeted_pgd(model, x, goals, float(eps)).tolist()):
+    for eps, reached in zip(_GRID.tolist(), _targeted_pgd(model, x, goals, _GRID).tolist()):
+        for g, ok in zip(goals.tolist(), reached):
             if ok and g not in ref:
                 ref[g] = float(eps)
     beyond = 0.42  # a goal not reached on the grid
