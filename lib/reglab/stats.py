@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from ._validation import check_real
 from ._lazy import lazy_module
+from ._validation import check_real
 
 _special = lazy_module("scipy.special")
 

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._lazy import lazy_module
 from .._validation import check_int, check_real, check_regression, check_tensor
 from ..dropout import dropout, ensemble_mean
 from ._memo import deterministic
 from .compare import Check, compare
 from .registry import choose
-from .._lazy import lazy_module
 
 sp = lazy_module("sympy")
 stats = lazy_module("scipy.stats")
@@ -139,6 +139,11 @@ def enumerated_objective(X: Tensor, y: Tensor, w: Tensor, keep_prob: float) -> T
         return (y - (R * X) @ w).pow(2).sum(-1)
 
     return ensemble_mean(loss, N * D, p, dtype=torch.float64)
+
+
+def _t_quantile(q: float, df: int) -> float:
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom."""
+    return float(stats.t.ppf(q, df))
 
 
 @deterministic

@@ -90,5 +90,4 @@ def deterministic(fn=None, *, maxsize: int = 32):
             kept.popitem(last=False)
         return result
 
-    wrapper.cache_clear = kept.clear
     return wrapper

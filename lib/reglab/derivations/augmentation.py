@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._lazy import lazy_module
 from .._validation import check_int, check_real, check_regression
 from ..symbolic import gaussian_expectation, rational_matrix
 from .compare import Check, compare, compare_mc
 from .registry import Planted, choose, derivation, subcheck
-from .._lazy import lazy_module
 
 sp = lazy_module("sympy")
 

@@ -31,6 +31,7 @@ from ._dropout_computations import (
     _p_not_divided_out,
     _problem,
     _symbolic_value,
+    _t_quantile,
     enumerated_objective,
     masked_relu_net,
     objective_steps,
@@ -39,7 +40,6 @@ from ._dropout_computations import (
     thinned_forward,
     thinned_network,
     weight_scaling_gap,
-    stats,  # scipy.stats, imported at first use
 )
 from .compare import Check, bonferroni_z, compare, compare_mc, exceeds
 from .registry import Planted, choose, derivation, subcheck
@@ -492,7 +492,7 @@ def ridge_sgd(keep_prob: float = 0.6, *, chains: int = 20, steps: int = 4000, se
     se = torch.cat([r.std(0) for r in runs]) / math.sqrt(chains)
     # The standard errors come from `chains` runs: widen them by the t quantile over the normal one.
     z = bonferroni_z(est.numel(), 0.999)
-    t = float(stats.t.ppf(1 - 1e-3 / (2 * est.numel()), chains - 1))
+    t = _t_quantile(1 - 1e-3 / (2 * est.numel()), chains - 1)
     expected_inverted = choose(planted, p * w_star, {"inverted dropout trains w*": w_star})
     return compare_mc("DO-6", torch.cat([w_star, expected_inverted]), est, se * (t / z), digits=4,
                       analytic_label="closed form [w*, p w*]", empirical_label=f"SGD, mean of {chains} chains",

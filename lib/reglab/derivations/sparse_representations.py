@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._lazy import lazy_module
 from .._validation import check_int, check_real, check_tensor
 from ..sparse_coding import dct_dictionary, omp, sparse_residual
 from .compare import Check, compare, exceeds
 from .registry import Planted, choose, derivation, subcheck
-from .._lazy import lazy_module
 
 optimize = lazy_module("scipy.optimize")
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._lazy import lazy_module
 from ._judging import _agree, _NotYet, _np, _outputs, _real_input
 from .core import Answer as A
 from .core import Input as I
 from .core import _define
-from .._lazy import lazy_module
 
 optimize = lazy_module("scipy.optimize")
 

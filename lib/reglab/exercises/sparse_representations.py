@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._lazy import lazy_module
 from .._validation import check_int
 from ._judging import _agree, _exact, _int_or_none, _labels_input, _NotYet, _np, _outputs, _tensor_input
 from .core import Answer as A
 from .core import Input as I
 from .core import _define
-from .._lazy import lazy_module
 
 fft = lazy_module("scipy.fft")
 

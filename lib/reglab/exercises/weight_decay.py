@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._lazy import lazy_module
 from ._judging import _agree, _as_array, _int_or_none, _NotYet, _real_input, _tensor_input
 from ._math import _lstsq
 from .core import Answer as A
 from .core import Input as I
 from .core import _define
-from .._lazy import lazy_module
 
 optimize = lazy_module("scipy.optimize")
 
